@@ -1,0 +1,96 @@
+// Small building blocks the views share: panels, cards, chips, the user and target cells.
+
+import { h, time, type Child } from './dom';
+import { icon, type IconName } from './icons';
+import { formatExact, formatRelative } from './format';
+
+export function panel(props: { title: string; subtitle?: Child; id?: string; className?: string; actions?: Child }, ...body: Child[]): HTMLElement {
+  const titleId = props.id ? `${props.id}-title` : undefined;
+  return h(
+    'section',
+    { class: `panel ${props.className ?? ''}`.trim(), 'data-panel': props.id, 'aria-labelledby': titleId },
+    h('header', { class: 'panel-header' },
+      h('div', { class: 'panel-heading' },
+        h('h2', { class: 'panel-title', id: titleId }, props.title),
+        props.subtitle ? h('p', { class: 'panel-subtitle' }, props.subtitle) : null,
+      ),
+      props.actions ? h('div', { class: 'panel-actions' }, props.actions) : null,
+    ),
+    body,
+  );
+}
+
+export interface CardSpec {
+  id: string;
+  label: string;
+  icon: IconName;
+  value: string;
+  raw?: number | string;
+  sub: Child;
+  extra?: Child;
+  title?: string;
+}
+
+export function card(spec: CardSpec): HTMLElement {
+  return h(
+    'article',
+    { class: 'card', 'data-card': spec.id, 'aria-labelledby': `card-${spec.id}-label` },
+    h('div', { class: 'card-label', id: `card-${spec.id}-label` }, icon(spec.icon), spec.label),
+    h('div', { class: 'card-value', 'data-raw': spec.raw === undefined ? undefined : String(spec.raw), title: spec.title }, spec.value),
+    h('div', { class: 'card-sub' }, spec.sub),
+    spec.extra ?? null,
+  );
+}
+
+export function chip(text: string | null | undefined, kind = ''): HTMLElement {
+  if (!text) return h('span', { class: 'muted' }, '—');
+  return h('span', { class: `chip ${kind}`.trim(), title: text }, text);
+}
+
+/** A user: the display name, with the identifier underneath when they differ. */
+export function userCell(identifier: string, displayName: string | null | undefined, extra?: string | null): HTMLElement {
+  const name = displayName && displayName !== identifier ? displayName : null;
+  const secondary = [name ? identifier : null, extra].filter(Boolean).join(' · ');
+  return h('div', { class: 'cell-stack' },
+    h('span', { class: 'cell-primary' }, name ?? identifier),
+    secondary ? h('span', { class: 'cell-secondary' }, secondary) : null,
+  );
+}
+
+export function targetCell(target: string, targetType: string | null | undefined): HTMLElement {
+  return h('div', { class: 'cell-stack' },
+    h('span', { class: 'cell-primary mono-ish' }, target),
+    targetType ? h('span', { class: 'cell-secondary' }, targetType) : null,
+  );
+}
+
+export function relativeTime(ts: string | null | undefined, now: Date): HTMLElement {
+  return time(ts, formatRelative(ts, now), formatExact(ts));
+}
+
+/** A number beside a bar whose length is its share of the largest value. */
+export function barCell(value: number, max: number, label: string): HTMLElement {
+  const pct = max > 0 ? Math.max(2, (value / max) * 100) : 0;
+  return h('div', { class: 'bar-cell' },
+    h('span', { class: 'bar-value' }, label),
+    h('span', { class: 'bar-track', 'aria-hidden': 'true' }, h('span', { class: 'bar-fill', style: { width: `${pct}%` } })),
+  );
+}
+
+export function emptyBlock(props: { icon: IconName; title: string; body?: Child; action?: Child }): HTMLElement {
+  return h('div', { class: 'empty-inline' },
+    icon(props.icon, 'icon empty-icon'),
+    h('p', { class: 'empty-title' }, props.title),
+    props.body ? h('p', { class: 'empty-body' }, props.body) : null,
+    props.action ?? null,
+  );
+}
+
+export function chartBox(className = ''): HTMLElement {
+  return h('div', { class: `chart ${className}`.trim() });
+}
+
+/** Users the reports count that are CI service accounts, not people (for the Champion card). */
+export function looksLikeCi(identifier: string): boolean {
+  return /^system:serviceaccount:|mirrord-ci/i.test(identifier);
+}

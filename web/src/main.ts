@@ -1,0 +1,424 @@
+// The dashboard's shell: app bar, view tabs, range picker, and the loading of reports.
+//
+// State lives in the URL (view and range), in localStorage (theme, ROI inputs), and in memory
+// (the last reports fetched). Every change of view or range re-renders the main area from that
+// state; a change of range or a Sync refetches first.
+
+import { Api, ApiError, loadConfig } from './api';
+import { h, replaceChildren, type Child } from './dom';
+import { icon, type IconName } from './icons';
+import { formatClock, formatExact, formatInt, formatRelative } from './format';
+import { mountPendingCharts, releaseDetachedCharts, repaintCharts } from './charts';
+import { followSystemTheme, currentTheme, onThemeChange, toggleTheme } from './theme';
+import {
+  describeRange, isDate, parseRange, PRESETS, rangeKey, sameRange, todayUtc, trendsQuery, usageQuery, writeRange, addDays,
+  type Range,
+} from './range';
+import type { JiraMetric, Trends, UiConfig, UsageReport } from './types';
+import type { ViewContext, ViewId } from './views/context';
+import { renderUsage } from './views/usage';
+import { renderUsers } from './views/users';
+import { renderTargets } from './views/targets';
+import { renderTrends } from './views/trends';
+import { renderJira } from './views/jira';
+import { renderRoi } from './views/roi';
+import { errorPanel, loadingView, loginPanel, onboarding } from './views/states';
+
+interface ViewSpec {
+  id: ViewId;
+  label: string;
+  icon: IconName;
+  title: string;
+  blurb: string;
+  render: (ctx: ViewContext) => Child;
+  count?: (usage: UsageReport) => number;
+}
+
+const VIEWS: ViewSpec[] = [
+  { id: 'usage', label: 'Usage', icon: 'usage', title: 'Usage', blurb: 'Sessions, time and who works against what.', render: renderUsage },
+  { id: 'users', label: 'Users', icon: 'users', title: 'Users', blurb: 'Who uses mirrord, how often and for how long.', render: renderUsers, count: (u) => u.userMetrics.length },
+  { id: 'targets', label: 'Targets', icon: 'target', title: 'Targets', blurb: 'Which workloads developers run against.', render: renderTargets, count: (u) => u.targetMetrics.length },
+  { id: 'trends', label: 'Trends', icon: 'trends', title: 'Trends', blurb: 'Day by day: sessions, active users, CI and adoption.', render: renderTrends },
+  { id: 'jira', label: 'Jira', icon: 'ticket', title: 'Jira Issues', blurb: 'Sessions per Jira issue, from branch names.', render: renderJira, count: (u) => u.jiraMetrics.length },
+  { id: 'roi', label: 'ROI Calculator', icon: 'calculator', title: 'ROI Calculator', blurb: 'What the time mirrord saves is worth.', render: renderRoi },
+];
+
+type Status = 'loading' | 'ready' | 'empty' | 'error' | 'login';
+
+interface State {
+  config: UiConfig | null;
+  api: Api | null;
+  view: ViewId;
+  range: Range;
+  status: Status;
+  error: Error | null;
+  usage: UsageReport | null;
+  trends: Trends | null;
+  jira: { key: string; promise: Promise<JiraMetric[]> } | null;
+  lastUpdated: Date | null;
+  refreshing: boolean;
+}
+
+const root = document.getElementById('app')!;
+const state: State = {
+  config: null,
+  api: null,
+  view: 'usage',
+  range: parseRange(new URLSearchParams(location.search)),
+  status: 'loading',
+  error: null,
+  usage: null,
+  trends: null,
+  jira: null,
+  lastUpdated: null,
+  refreshing: false,
+};
+
+function readUrl(): void {
+  const params = new URLSearchParams(location.search);
+  const view = params.get('view');
+  state.view = VIEWS.some((v) => v.id === view) ? (view as ViewId) : 'usage';
+  state.range = parseRange(params);
+}
+
+function urlFor(view: ViewId, range: Range): string {
+  const params = new URLSearchParams(location.search);
+  params.set('view', view);
+  writeRange(params, range);
+  return `${location.pathname}?${params.toString()}`;
+}
+
+function writeUrl(replace = false): void {
+  const url = urlFor(state.view, state.range);
+  if (url === `${location.pathname}${location.search}`) return;
+  if (replace) history.replaceState(null, '', url);
+  else history.pushState(null, '', url);
+}
+
+// ---------------------------------------------------------------- data
+
+let loadToken = 0;
+
+/** "All" asks the API for ten years of days; start the charts at the first day with activity. */
+function trimLeadingEmptyDays(trends: Trends): Trends {
+  const active = (i: number) =>
+    (trends.dailySessions[i]?.count ?? 0) > 0 || (trends.dailyCiSessions[i]?.count ?? 0) > 0 || (trends.userAdoption[i]?.cumulativeUsers ?? 0) > 0;
+  let first = 0;
+  while (first < trends.dailySessions.length && !active(first)) first++;
+  first = Math.max(0, Math.min(first, trends.dailySessions.length - 7));
+  if (first === 0) return trends;
+  return {
+    ...trends,
+    from: trends.dailySessions[first]?.date ?? trends.from,
+    dailySessions: trends.dailySessions.slice(first),
+    dailyActiveUsers: trends.dailyActiveUsers.slice(first),
+    dailyCiSessions: trends.dailyCiSessions.slice(first),
+    userAdoption: trends.userAdoption.slice(first),
+  };
+}
+
+async function load(): Promise<void> {
+  const api = state.api;
+  if (!api) return;
+  const token = ++loadToken;
+  const range = state.range;
+  state.refreshing = true;
+  if (!state.usage) state.status = 'loading';
+  render();
+  try {
+    const [usage, trends] = await Promise.all([api.usage(usageQuery(range)), api.trends(trendsQuery(range))]);
+    if (token !== loadToken) return;
+    state.usage = usage;
+    state.trends = range.kind === 'preset' && range.preset === 'all' ? trimLeadingEmptyDays(trends) : trends;
+    state.jira = null;
+    state.error = null;
+    state.lastUpdated = new Date();
+    state.status = usage.allTimeMetrics.totalSessionCount === 0 ? 'empty' : 'ready';
+  } catch (e) {
+    if (token !== loadToken) return;
+    const error = e as Error;
+    state.error = error;
+    state.status = error instanceof ApiError && error.unauthorized && !state.config?.licenseKey ? 'login' : 'error';
+    if (state.status === 'login') api.forgetStoredKey();
+  }
+  state.refreshing = false;
+  render();
+  if (state.status === 'ready' && !performance.getEntriesByName('mirrord-usage:data-shown').length) {
+    performance.mark('mirrord-usage:data-shown');
+  }
+}
+
+function jiraFor(range: Range): Promise<JiraMetric[]> {
+  const key = rangeKey(range);
+  if (!state.jira || state.jira.key !== key) {
+    const promise = state.api!.jira(usageQuery(range)).then((r) => r.issues);
+    promise.catch(() => {
+      if (state.jira?.promise === promise) state.jira = null;
+    });
+    state.jira = { key, promise };
+  }
+  return state.jira.promise;
+}
+
+// ---------------------------------------------------------------- actions
+
+function setView(view: ViewId): void {
+  if (view === state.view) return;
+  state.view = view;
+  writeUrl();
+  render();
+  window.scrollTo({ top: 0 });
+  (document.getElementById('view-title') as HTMLElement | null)?.focus({ preventScroll: true });
+}
+
+function setRange(range: Range): void {
+  if (sameRange(range, state.range)) return;
+  state.range = range;
+  writeUrl();
+  void load();
+}
+
+function sync(): void {
+  state.jira = null;
+  void load();
+}
+
+// ---------------------------------------------------------------- rendering
+
+const appBar = h('header', { class: 'appbar' });
+const toolbar = h('div', { class: 'toolbar' });
+const main = h('main', { id: 'main', class: 'main', tabindex: '-1' });
+const footer = h('footer', { class: 'footer' });
+const progress = h('div', { class: 'progress', 'aria-hidden': 'true' });
+
+function render(): void {
+  root.dataset.status = state.status;
+  root.setAttribute('aria-busy', String(state.refreshing));
+  renderAppBar();
+  renderToolbar();
+  renderMain();
+  renderFooter();
+  releaseDetachedCharts();
+  mountPendingCharts();
+}
+
+function renderAppBar(): void {
+  const usage = state.usage;
+  const version = usage?.generalMetrics.operatorVersion;
+  const lastEvent = usage?.generalMetrics.lastOperatorEvent;
+  const updated = state.lastUpdated;
+  const theme = currentTheme();
+  replaceChildren(appBar,
+    h('div', { class: 'appbar-inner' },
+      h('a', { class: 'brand', href: urlFor('usage', state.range), onclick: (e: MouseEvent) => linkClick(e, 'usage') },
+        h('span', { class: 'brand-mark', 'aria-hidden': 'true' }, h('img', { src: 'favicon.svg', alt: '', width: '26', height: '26' })),
+        h('span', { class: 'brand-name' }, 'mirrord'),
+        h('span', { class: 'brand-divider', 'aria-hidden': 'true' }),
+        h('span', { class: 'brand-product' }, 'Usage')),
+      h('div', { class: 'appbar-meta' },
+        h('span', {
+          class: 'version-chip',
+          'data-role': 'operator-version',
+          title: lastEvent ? `Last operator event: ${formatExact(lastEvent)}` : 'No operator event received yet',
+        }, h('span', { class: 'visually-hidden' }, 'Operator version '), version ? `operator v${version.replace(/^v/, '')}` : 'operator version unknown'),
+        h('span', { class: 'updated', 'data-role': 'last-updated', 'aria-live': 'polite' },
+          updated
+            ? ['Updated ', h('time', { datetime: updated.toISOString(), title: formatExact(updated), 'data-epoch': String(updated.getTime()) }, formatClock(updated))]
+            : state.refreshing ? 'Loading…' : 'Not loaded'),
+        h('button', {
+          type: 'button',
+          class: `button button-primary sync ${state.refreshing ? 'is-spinning' : ''}`.trim(),
+          'data-action': 'sync',
+          disabled: state.refreshing || !state.api || state.status === 'login',
+          title: 'Fetch every report again',
+          onclick: sync,
+        }, icon('sync'), state.refreshing ? 'Syncing' : 'Sync'),
+        h('a', { class: 'button button-ghost', href: state.config?.docsUrl ?? '#', target: '_blank', rel: 'noopener', 'data-role': 'docs' },
+          icon('book'), 'Docs', h('span', { class: 'visually-hidden' }, '(opens in a new tab)')),
+        h('button', {
+          type: 'button',
+          class: 'icon-button theme-toggle',
+          'data-action': 'theme',
+          'aria-label': theme === 'dark' ? 'Switch to light theme' : 'Switch to dark theme',
+          title: theme === 'dark' ? 'Switch to light theme' : 'Switch to dark theme',
+          onclick: () => {
+            toggleTheme();
+          },
+        }, icon(theme === 'dark' ? 'sun' : 'moon')),
+      ),
+    ),
+    progress,
+  );
+  progress.classList.toggle('is-active', state.refreshing);
+}
+
+function linkClick(e: MouseEvent, view: ViewId): void {
+  if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+  e.preventDefault();
+  setView(view);
+}
+
+function renderToolbar(): void {
+  const usage = state.usage;
+  const tabs = h('nav', { class: 'tabs', 'aria-label': 'Views' },
+    VIEWS.map((v) => {
+      const count = usage && v.count ? v.count(usage) : null;
+      return h('a', {
+        class: 'tab',
+        href: urlFor(v.id, state.range),
+        'aria-current': v.id === state.view ? 'page' : undefined,
+        'data-view': v.id,
+        onclick: (e: MouseEvent) => linkClick(e, v.id),
+      }, icon(v.icon), h('span', null, v.label), count !== null ? h('span', { class: 'tab-count', 'aria-label': `(${count})` }, formatInt(count)) : null);
+    }));
+  replaceChildren(toolbar, h('div', { class: 'toolbar-inner' }, tabs, rangePicker()));
+}
+
+function rangePicker(): HTMLElement {
+  const r = state.range;
+  const today = todayUtc();
+  const from = h('input', { type: 'date', id: 'range-from', class: 'input', required: true, max: today, value: r.kind === 'custom' ? r.from : addDays(today, -29) });
+  const to = h('input', { type: 'date', id: 'range-to', class: 'input', required: true, max: today, value: r.kind === 'custom' ? r.to : today });
+  const error = h('p', { class: 'form-error', role: 'alert' });
+  const details = h('details', { class: 'custom-range', open: false },
+    h('summary', { class: `range-button ${r.kind === 'custom' ? 'is-active' : ''}`.trim(), 'data-range': 'custom', 'aria-label': r.kind === 'custom' ? `Custom range: ${describeRange(r)}` : 'Custom range' },
+      icon('calendar'), r.kind === 'custom' ? describeRange(r) : 'Custom'),
+    h('form', {
+      class: 'custom-range-form',
+      onsubmit: (e: Event) => {
+        e.preventDefault();
+        if (!isDate(from.value) || !isDate(to.value)) error.textContent = 'Pick both dates.';
+        else if (from.value > to.value) error.textContent = 'The start must not be after the end.';
+        else {
+          details.open = false;
+          setRange({ kind: 'custom', from: from.value, to: to.value });
+        }
+      },
+    },
+      h('div', { class: 'field' }, h('label', { for: 'range-from' }, 'From'), from),
+      h('div', { class: 'field' }, h('label', { for: 'range-to' }, 'To'), to),
+      error,
+      h('button', { type: 'submit', class: 'button button-primary' }, 'Apply')),
+  );
+  return h('div', { class: 'range', role: 'group', 'aria-label': 'Report range' },
+    h('div', { class: 'range-presets' },
+      PRESETS.map((p) => {
+        const active = r.kind === 'preset' && r.preset === p.preset;
+        return h('button', {
+          type: 'button',
+          class: `range-button ${active ? 'is-active' : ''}`.trim(),
+          'aria-pressed': String(active),
+          'data-range': p.preset,
+          title: p.days ? `Last ${p.days} days` : 'All time',
+          onclick: () => setRange({ kind: 'preset', preset: p.preset }),
+        }, p.label);
+      })),
+    details,
+  );
+}
+
+function context(): ViewContext {
+  const params = usageQuery(state.range);
+  return {
+    config: state.config!,
+    api: state.api!,
+    usage: state.usage!,
+    trends: state.trends!,
+    range: state.range,
+    now: new Date(),
+    usageParams: params,
+    setRange,
+    jira: () => jiraFor(state.range),
+  };
+}
+
+function renderMain(): void {
+  const spec = VIEWS.find((v) => v.id === state.view)!;
+  main.classList.toggle('is-refreshing', state.refreshing && state.status !== 'loading');
+  const header = h('div', { class: 'view-header' },
+    h('div', null,
+      h('h1', { id: 'view-title', tabindex: '-1' }, spec.title),
+      h('p', { class: 'view-blurb' }, spec.blurb)),
+    state.usage && state.status !== 'login'
+      ? h('p', { class: 'view-range', 'data-role': 'range-label' }, icon('calendar'), describeRange(state.range),
+          state.usage.generalMetrics.lastOperatorEvent
+            ? h('span', { class: 'muted' }, ` · last event ${formatRelative(state.usage.generalMetrics.lastOperatorEvent)}`)
+            : null)
+      : null,
+  );
+  let body: Child;
+  switch (state.status) {
+    case 'loading':
+      body = loadingView();
+      break;
+    case 'login':
+      body = loginPanel(async (key) => {
+        await state.api!.login(key);
+        await load();
+        if (state.status === 'login') throw new Error('That key was not accepted.');
+      });
+      break;
+    case 'error':
+      body = errorPanel(state.error ?? new Error('Unknown error'), () => void (state.api ? load() : connect()));
+      break;
+    case 'empty':
+      body = state.view === 'roi' ? spec.render(context()) : onboarding(state.config!);
+      break;
+    case 'ready':
+      body = spec.render(context());
+      break;
+  }
+  replaceChildren(main, header, h('div', { class: 'view', 'data-view': state.view }, body));
+}
+
+function renderFooter(): void {
+  const config = state.config;
+  replaceChildren(footer,
+    h('span', null, `mirrord-usage ${config ? `v${config.version}` : ''}`),
+    h('span', { class: 'muted' }, 'Usage analytics from the mirrord Operator’s functional logs.'),
+    h('a', { href: 'licenses.txt' }, 'Third-party licences'),
+  );
+}
+
+// ---------------------------------------------------------------- start
+
+async function start(): Promise<void> {
+  readUrl();
+  writeUrl(true);
+  replaceChildren(root, h('a', { class: 'skip-link', href: '#main' }, 'Skip to content'), appBar, toolbar, main, footer);
+  document.querySelector('body > .skip-link')?.remove();
+  render();
+  await connect();
+}
+
+async function connect(): Promise<void> {
+  state.status = 'loading';
+  state.refreshing = true;
+  render();
+  try {
+    state.config = await loadConfig();
+    state.api = new Api(state.config);
+  } catch (e) {
+    state.status = 'error';
+    state.error = e as Error;
+    state.refreshing = false;
+    render();
+    return;
+  }
+  await load();
+}
+
+window.addEventListener('popstate', () => {
+  const before = state.range;
+  readUrl();
+  if (!sameRange(before, state.range)) void load();
+  else render();
+});
+
+onThemeChange(() => {
+  renderAppBar();
+  repaintCharts();
+});
+followSystemTheme();
+
+void start();

@@ -1,0 +1,111 @@
+// The shapes of the public reports API, as the dashboard reads them. The server's OpenAPI
+// spec is the authority; these mirror it. Times are RFC 3339 UTC strings, durations seconds.
+
+export type Timestamp = string;
+
+export interface UiConfig {
+  /** The key the dashboard sends as `x-license-key`; null when the server wants a login. */
+  licenseKey: string | null;
+  version: string;
+  docsUrl: string;
+  seats: number | null;
+}
+
+export interface UsageReport {
+  generalMetrics: {
+    totalLicenses: number | null;
+    tier: string;
+    activeUsers: number;
+    reportPeriod: { from: Timestamp | null; to: Timestamp | null };
+    operatorVersion: string | null;
+    lastOperatorEvent: Timestamp | null;
+  };
+  allTimeMetrics: { totalSessionCount: number; totalSessionTimeSeconds: number; totalCiSessionCount: number };
+  periodMetrics: {
+    sessionCount: number;
+    sessionTimeSeconds: number;
+    ciSessionCount: number;
+    activeUsers: number;
+    uniqueMachines: number;
+  };
+  ciMetrics: {
+    currentRunningSessions: number;
+    maxConcurrentCiSessions: number;
+    totalCiSessions: number;
+    avgCiSessionDurationSeconds: number;
+  };
+  userMetrics: UserMetric[];
+  targetMetrics: TargetMetric[];
+  userTargetMetrics: UserTargetMetric[];
+  namespaceMetrics: NamespaceMetric[];
+  jiraMetrics: JiraMetric[];
+  uniqueMachines: number;
+}
+
+export interface UserMetric {
+  identifier: string;
+  displayName: string | null;
+  clientUser: string | null;
+  hostname: string | null;
+  firstActive: Timestamp;
+  lastSeen: Timestamp;
+  totalSessionCount: number;
+  totalSessionTimeSeconds: number;
+  averageSessionDurationSeconds: number;
+  averageDailySessions: number;
+}
+
+export interface TargetMetric {
+  namespace: string | null;
+  targetType: string | null;
+  target: string;
+  sessions: number;
+  totalSessionTimeSeconds: number;
+  uniqueUsers: number;
+}
+
+export interface UserTargetMetric {
+  identifier: string;
+  displayName: string | null;
+  namespace: string | null;
+  targetType: string | null;
+  target: string;
+  sessions: number;
+  totalSessionTimeSeconds: number;
+}
+
+export interface NamespaceMetric {
+  namespace: string;
+  sessions: number;
+  totalSessionTimeSeconds: number;
+  uniqueUsers: number;
+}
+
+export interface JiraMetric {
+  key: string;
+  sessions: number;
+  totalSessionTimeSeconds: number;
+  uniqueUsers: number;
+  firstUsed: Timestamp;
+  lastUsed: Timestamp;
+  ciSessions: number;
+  execSessions: number;
+}
+
+export interface DailyCount {
+  date: string;
+  count: number;
+}
+
+export interface Trends {
+  from: string;
+  to: string;
+  dailySessions: Array<DailyCount & { totalSeconds: number }>;
+  dailyActiveUsers: DailyCount[];
+  dailyCiSessions: DailyCount[];
+  userAdoption: Array<{ date: string; newUsers: number; cumulativeUsers: number }>;
+}
+
+export interface JiraReport {
+  issues: JiraMetric[];
+}

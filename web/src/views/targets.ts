@@ -1,0 +1,89 @@
+// Targets: Target Adoption (sessions vs. unique users), Sessions by Namespace, Target Metrics.
+
+import { h, type Child } from '../dom';
+import { barCell, chartBox, chip, emptyBlock, panel, targetCell } from '../components';
+import { bubble, deferChart, horizontalBars } from '../charts';
+import { formatDuration, formatInt } from '../format';
+import { dataTable } from '../table';
+import type { TargetMetric } from '../types';
+import type { ViewContext } from './context';
+
+/** Namespaces beyond this many are summed into one "other" bar. */
+const NAMESPACE_BARS = 10;
+
+export function renderTargets(ctx: ViewContext): Child {
+  return [h('div', { class: 'grid-2' }, adoption(ctx), namespaces(ctx)), targetMetrics(ctx)];
+}
+
+function adoption(ctx: ViewContext): HTMLElement {
+  const targets = ctx.usage.targetMetrics;
+  if (targets.length === 0) {
+    return panel({ id: 'target-adoption', title: 'Target Adoption' }, emptyBlock({ icon: 'target', title: 'No targets in this range' }));
+  }
+  const box = chartBox('chart-md');
+  deferChart(box, `Bubble chart of ${targets.length} targets: sessions against unique users`, () =>
+    bubble({
+      xName: 'Sessions',
+      yName: 'Unique users',
+      formatX: (v) => formatInt(v),
+      formatY: (v) => formatInt(v),
+      points: targets.map((t) => ({
+        x: t.sessions,
+        y: t.uniqueUsers,
+        size: t.totalSessionTimeSeconds,
+        label: t.target,
+        detail: [
+          [t.targetType, t.namespace].filter(Boolean).join(' in '),
+          `${formatInt(t.sessions)} sessions · ${formatInt(t.uniqueUsers)} users`,
+          `${formatDuration(t.totalSessionTimeSeconds)} total`,
+        ].filter(Boolean),
+      })),
+    }),
+  );
+  return panel({ id: 'target-adoption', title: 'Target Adoption', subtitle: 'Broadly adopted targets sit high; heavily used ones sit right. Bubble size is total time.' }, box);
+}
+
+function namespaces(ctx: ViewContext): HTMLElement {
+  const all = [...ctx.usage.namespaceMetrics].sort((a, b) => b.sessions - a.sessions);
+  if (all.length === 0) {
+    return panel({ id: 'namespaces', title: 'Sessions by Namespace' }, emptyBlock({ icon: 'target', title: 'No namespaces in this range' }));
+  }
+  const shown = all.slice(0, NAMESPACE_BARS);
+  const rest = all.slice(NAMESPACE_BARS);
+  const categories = shown.map((n) => n.namespace);
+  const values = shown.map((n) => n.sessions);
+  const details = shown.map((n) => `${formatInt(n.uniqueUsers)} users · ${formatDuration(n.totalSessionTimeSeconds)}`);
+  if (rest.length > 0) {
+    categories.push(`${rest.length} other namespaces`);
+    values.push(rest.reduce((sum, n) => sum + n.sessions, 0));
+    details.push(rest.map((n) => n.namespace).slice(0, 8).join(', ') + (rest.length > 8 ? ', …' : ''));
+  }
+  const box = chartBox('chart-md');
+  box.style.height = `${Math.max(180, categories.length * 36 + 40)}px`;
+  deferChart(box, `Bar chart of sessions in ${all.length} namespaces`, () =>
+    horizontalBars({ categories, values, details, format: (v) => formatInt(v) }),
+  );
+  return panel({ id: 'namespaces', title: 'Sessions by Namespace', subtitle: `${formatInt(all.length)} namespaces` }, box);
+}
+
+function targetMetrics(ctx: ViewContext): HTMLElement {
+  const rows = ctx.usage.targetMetrics;
+  let max = 0;
+  for (const r of rows) if (r.sessions > max) max = r.sessions;
+  return dataTable<TargetMetric>({
+    id: 'target-metrics',
+    title: 'Target Metrics',
+    rows,
+    searchLabel: 'Search targets, namespaces…',
+    search: (t) => `${t.target} ${t.namespace ?? ''} ${t.targetType ?? ''}`,
+    defaultSort: { column: 'sessions', direction: 'desc' },
+    columns: [
+      { id: 'target', label: 'Target', sort: (t) => t.target, render: (t) => targetCell(t.target, t.targetType) },
+      { id: 'namespace', label: 'Namespace', sort: (t) => t.namespace ?? '', render: (t) => chip(t.namespace) },
+      { id: 'sessions', label: 'Sessions', numeric: true, className: 'bar-column', sort: (t) => t.sessions, render: (t) => barCell(t.sessions, max, formatInt(t.sessions)) },
+      { id: 'time', label: 'Total Time', numeric: true, sort: (t) => t.totalSessionTimeSeconds, render: (t) => formatDuration(t.totalSessionTimeSeconds) },
+      { id: 'users', label: 'Unique Users', numeric: true, sort: (t) => t.uniqueUsers, render: (t) => formatInt(t.uniqueUsers) },
+    ],
+    empty: () => emptyBlock({ icon: 'target', title: 'No targets in this range' }),
+  });
+}
