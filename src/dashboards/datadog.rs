@@ -198,13 +198,17 @@ fn buckets(query: &Query, opts: &DashboardOptions, field: Field, edges: &[f64]) 
         .enumerate()
         .map(|(index, (lower, upper))| {
             let id = format!("bucket{index}");
-            let lower = lower.map_or_else(|| "*".to_owned(), |lower| lower.to_string());
-            let upper = upper.map_or_else(|| "*".to_owned(), |upper| upper.to_string());
-            // `[a TO b}`: lower bound included, upper excluded.
-            let range = format!("{name}:[{lower} TO {upper}}}");
+            let mut range = Vec::new();
+            range.extend(lower.map(|lower| format!("{name}:>={lower}")));
+            range.extend(upper.map(|upper| format!("{name}:<{upper}")));
             let mut bucket = event_query(&id, query, opts, None);
             if let Some(search) = bucket.pointer_mut("/search/query") {
-                *search = json!(format!("{} {range}", search.as_str().unwrap_or_default()));
+                let narrowed = format!(
+                    "{} {}",
+                    search.as_str().unwrap_or_default(),
+                    range.join(" ")
+                );
+                *search = Value::String(narrowed);
             }
             (
                 bucket,
