@@ -41,7 +41,7 @@ export function replaceChildren(parent: Element, ...children: Child[]): void {
 /** A `<time>` that reads relative and shows the exact time on hover and to screen readers. */
 export function time(ts: string | null | undefined, text: string, exact: string): HTMLElement {
   if (!ts) return h('span', { class: 'muted' }, '—');
-  return h('time', { datetime: ts, title: exact, 'aria-label': `${text} (${exact})`, tabindex: '0' }, text);
+  return h('time', { datetime: ts, title: exact }, text);
 }
 
 let idCounter = 0;

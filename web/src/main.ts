@@ -186,7 +186,7 @@ function sync(): void {
 // ---------------------------------------------------------------- rendering
 
 const appBar = h('header', { class: 'appbar' });
-const toolbar = h('div', { class: 'toolbar' });
+const toolbar = h('section', { class: 'toolbar', 'aria-label': 'Views and report range' });
 const main = h('main', { id: 'main', class: 'main', tabindex: '-1' });
 const footer = h('footer', { class: 'footer' });
 const progress = h('div', { class: 'progress', 'aria-hidden': 'true' });

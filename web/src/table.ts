@@ -113,7 +113,7 @@ export function dataTable<T>(spec: TableSpec<T>): HTMLElement {
   const thead = h('thead');
   const tbody = h('tbody');
   const table = h('table', { class: 'data-table', 'aria-labelledby': `${spec.id}-title` }, thead, tbody);
-  const scroller = h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-labelledby': `${spec.id}-title` }, table);
+  const scroller = h('div', { class: 'table-scroll', tabindex: '0', role: 'group', 'aria-label': `${spec.title} table` }, table);
   const pager = h('div', { class: 'pager' });
   const live = h('div', { class: 'visually-hidden', 'aria-live': 'polite' });
 

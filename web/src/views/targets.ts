@@ -15,8 +15,12 @@ export function renderTargets(ctx: ViewContext): Child {
   return [h('div', { class: 'grid-2' }, adoption(ctx), namespaces(ctx)), targetMetrics(ctx)];
 }
 
+/** The adoption chart draws at most this many targets (those with the most sessions). */
+const DRAWN = 400;
+
 function adoption(ctx: ViewContext): HTMLElement {
-  const targets = ctx.usage.targetMetrics;
+  const all = ctx.usage.targetMetrics;
+  const targets = all.length > DRAWN ? [...all].sort((a, b) => b.sessions - a.sessions).slice(0, DRAWN) : all;
   if (targets.length === 0) {
     return panel({ id: 'target-adoption', title: 'Target Adoption' }, emptyBlock({ icon: 'target', title: 'No targets in this range' }));
   }
@@ -40,7 +44,10 @@ function adoption(ctx: ViewContext): HTMLElement {
       })),
     }),
   );
-  return panel({ id: 'target-adoption', title: 'Target Adoption', subtitle: 'Broadly adopted targets sit high; heavily used ones sit right. Bubble size is total time.' }, box);
+  const subtitle = all.length > DRAWN
+    ? `The ${DRAWN} busiest of ${formatInt(all.length)} targets. Broadly adopted ones sit high, heavily used ones right.`
+    : 'Broadly adopted targets sit high; heavily used ones sit right. Bubble size is total time.';
+  return panel({ id: 'target-adoption', title: 'Target Adoption', subtitle }, box);
 }
 
 function namespaces(ctx: ViewContext): HTMLElement {

@@ -14,8 +14,12 @@ export function renderUsers(ctx: ViewContext): Child {
   return [h('div', { class: 'grid-2' }, durationVsCount(ctx), timeline(ctx)), userMetrics(ctx)];
 }
 
+/** Charts and lists draw at most this many users (those with the most time); tables show all. */
+const DRAWN = 400;
+
 function durationVsCount(ctx: ViewContext): HTMLElement {
-  const users = ctx.usage.userMetrics;
+  const all = ctx.usage.userMetrics;
+  const users = all.length > DRAWN ? [...all].sort((a, b) => b.totalSessionTimeSeconds - a.totalSessionTimeSeconds).slice(0, DRAWN) : all;
   const box = chartBox('chart-md');
   if (users.length === 0) {
     return panel({ id: 'duration-vs-count', title: 'Session Duration vs. Count' },
@@ -40,11 +44,15 @@ function durationVsCount(ctx: ViewContext): HTMLElement {
       })),
     }),
   );
-  return panel({ id: 'duration-vs-count', title: 'Session Duration vs. Count', subtitle: 'Each bubble is a user; a bigger bubble means more total session time.' }, box);
+  const subtitle = all.length > DRAWN
+    ? `The ${DRAWN} users with the most session time of ${formatInt(all.length)}; a bigger bubble means more total time.`
+    : 'Each bubble is a user; a bigger bubble means more total session time.';
+  return panel({ id: 'duration-vs-count', title: 'Session Duration vs. Count', subtitle }, box);
 }
 
 function timeline(ctx: ViewContext): HTMLElement {
-  const users = [...ctx.usage.userMetrics].sort((a, b) => (b.lastSeen ?? '').localeCompare(a.lastSeen ?? ''));
+  const all = ctx.usage.userMetrics;
+  const users = [...all].sort((a, b) => (b.lastSeen ?? '').localeCompare(a.lastSeen ?? '')).slice(0, DRAWN);
   if (users.length === 0) {
     return panel({ id: 'user-timeline', title: 'User Timeline' }, emptyBlock({ icon: 'clock', title: 'No users in this range' }));
   }
@@ -68,11 +76,12 @@ function timeline(ctx: ViewContext): HTMLElement {
       ),
     ),
   );
+  const more = all.length - users.length;
   return panel({
     id: 'user-timeline',
     title: 'User Timeline',
     subtitle: `First and last seen; hover a time for the exact moment. The bars span ${formatRelative(new Date(start), ctx.now)} to now.`,
-  }, list);
+  }, list, more > 0 ? h('p', { class: 'panel-footnote' }, `The ${formatInt(users.length)} most recent users; ${formatInt(more)} more are in the table below.`) : null);
 }
 
 function userMetrics(ctx: ViewContext): HTMLElement {

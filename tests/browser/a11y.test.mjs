@@ -1,0 +1,53 @@
+// Every view, in light and dark: axe-core finds no serious or critical accessibility
+// violation, and a full-page screenshot is saved as a test artifact.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { ARTIFACTS, gotoView, launch, openPage, screenshot } from './lib.mjs';
+
+const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+const VIEWS = ['usage', 'users', 'targets', 'trends', 'jira', 'roi'];
+
+let browser;
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  console.log(`screenshots: ${ARTIFACTS}`);
+});
+
+async function violations(page) {
+  await page.addScriptTag({ path: axePath });
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  return result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+for (const scheme of ['light', 'dark']) {
+  test(`every view passes axe in ${scheme} mode (screenshots saved)`, async () => {
+    const { page, problems, context } = await openPage(browser, { colorScheme: scheme });
+    for (const view of VIEWS) {
+      await gotoView(page, `?view=${view}&range=90d`);
+      if (view === 'jira') await page.waitForSelector('[data-table="jira-issues"]');
+      await page.waitForTimeout(300);
+      await screenshot(page, `${view}-${scheme}`);
+      const found = await violations(page);
+      assert.deepEqual(found, [], `${view} (${scheme}): ${JSON.stringify(found, null, 2)}`);
+    }
+    // Narrow screens too: the layout stacks and nothing overflows the viewport.
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const view of ['usage', 'roi']) {
+      await gotoView(page, `?view=${view}&range=90d`);
+      await page.waitForTimeout(300);
+      await screenshot(page, `${view}-${scheme}-mobile`);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `${view} fits a phone screen (overflows by ${overflow}px)`);
+    }
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+}
