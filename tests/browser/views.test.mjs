@@ -76,7 +76,7 @@ test('Users: bubble chart, timeline and metrics table match the report', async (
   // Timeline: one entry per user, most recent first, relative times with exact ones on hover.
   const items = await page.$$('.timeline-item');
   assert.equal(items.length, users.length);
-  const latest = [...users].sort((a, b) => b.lastSeen.localeCompare(a.lastSeen))[0];
+  const latest = [...users].sort((a, b) => (b.lastSeen ?? '').localeCompare(a.lastSeen ?? ''))[0];
   assert.equal(await page.getAttribute('.timeline-item:first-child', 'data-user'), latest.identifier);
   const lastSeen = await page.$('.timeline-item:first-child .timeline-last time');
   assert.equal(await lastSeen.getAttribute('datetime'), latest.lastSeen);
@@ -150,7 +150,7 @@ test('Jira: the issues table equals the Jira report', async () => {
   const { issues } = await api('api/v1/reports/jira');
   assert.equal(await tableText(page, 'jira-issues', 'count'), `(${int(issues.length)})`);
   if (issues.length > 0) {
-    const latest = [...issues].sort((a, b) => b.lastUsed.localeCompare(a.lastUsed))[0];
+    const latest = [...issues].sort((a, b) => (b.lastUsed ?? '').localeCompare(a.lastUsed ?? ''))[0];
     const row = (await tableRows(page, 'jira-issues'))[0];
     assert.equal(row[0], latest.key);
     assert.equal(row[1], int(latest.sessions));
@@ -180,6 +180,40 @@ test('exports download the per-user report as CSV and Excel', async () => {
   const [xlsx] = await Promise.all([page.waitForEvent('download'), page.click('[data-export="xlsx"]')]);
   assert.match(xlsx.suggestedFilename(), /\.xlsx$/);
   assert.equal(readFileSync(await xlsx.path()).subarray(0, 2).toString(), 'PK', 'an xlsx file is a zip');
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('a Session Activity row opens its sessions, newest first, from the sessions API', async () => {
+  const { page, problems, context } = await openPage(browser);
+  await gotoView(page, '?view=usage&range=90d');
+  const from = addDays(todayUtc(), -89);
+  const report = await api('api/v1/reports/usage', { from, format: 'json' });
+  const top = [...report.userTargetMetrics].sort((a, b) => b.sessions - a.sessions)[0];
+  const opener = `[data-table="session-activity"] tbody tr:first-child .row-link`;
+  assert.equal(await page.getAttribute(opener, 'data-sessions'), `${top.identifier} / ${top.target}`);
+  const request = page.waitForRequest((r) => r.url().includes('/api/v1/sessions?'));
+  await page.click(opener);
+  const sent = new URL((await request).url());
+  assert.equal(sent.searchParams.get('user'), top.identifier);
+  assert.equal(sent.searchParams.get('target'), top.target);
+  assert.equal(sent.searchParams.get('from'), from);
+  await page.waitForSelector('dialog[data-dialog="sessions"] tbody tr');
+
+  const expected = await api('api/v1/sessions', { from, user: top.identifier, target: top.target, limit: '50' });
+  const rows = await page.$$eval('dialog[data-dialog="sessions"] tbody tr', (trs) => trs.map((tr) => tr.dataset.session));
+  assert.deepEqual(rows, expected.sessions.map((s) => s.sessionId));
+  assert.ok(rows.length <= top.sessions);
+  const targets = await page.$$eval('dialog[data-dialog="sessions"] tbody tr td:nth-child(4) .cell-primary', (els) => els.map((e) => e.textContent));
+  assert.ok(targets.every((t) => t === top.target));
+  if (expected.nextCursor) {
+    await page.click('dialog[data-dialog="sessions"] button:has-text("Load more")');
+    await page.waitForFunction((n) => document.querySelectorAll('dialog[data-dialog="sessions"] tbody tr').length > n, rows.length);
+  }
+  // Escape closes the dialog and gives focus back to the row.
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('dialog[data-dialog="sessions"]', { state: 'detached' });
+  assert.equal(await page.evaluate(() => document.activeElement?.classList.contains('row-link')), true);
   assert.deepEqual(problems, []);
   await context.close();
 });

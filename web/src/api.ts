@@ -5,7 +5,7 @@
 // as with the vendor's dashboard). With `--dashboard-login` the config holds no key: the user
 // types it once, POST /ui/login turns it into an HttpOnly cookie, and calls carry the cookie.
 
-import type { JiraReport, Trends, UiConfig, UsageReport } from './types';
+import type { JiraReport, SessionPage, Trends, UiConfig, UsageReport } from './types';
 
 export class ApiError extends Error {
   constructor(
@@ -83,6 +83,10 @@ export class Api {
 
   trends(params: Record<string, string>): Promise<Trends> {
     return this.json('api/v1/reports/usage/trends', params);
+  }
+
+  sessions(params: Record<string, string>): Promise<SessionPage> {
+    return this.json('api/v1/sessions', params);
   }
 
   jira(params: Record<string, string>): Promise<JiraReport> {

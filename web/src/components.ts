@@ -51,15 +51,15 @@ export function chip(text: string | null | undefined, kind = ''): HTMLElement {
 export function userCell(identifier: string, displayName: string | null | undefined, extra?: string | null): HTMLElement {
   const name = displayName && displayName !== identifier ? displayName : null;
   const secondary = [name ? identifier : null, extra].filter(Boolean).join(' · ');
-  return h('div', { class: 'cell-stack' },
+  return h('span', { class: 'cell-stack' },
     h('span', { class: 'cell-primary' }, name ?? identifier),
     secondary ? h('span', { class: 'cell-secondary' }, secondary) : null,
   );
 }
 
 export function targetCell(target: string, targetType: string | null | undefined): HTMLElement {
-  return h('div', { class: 'cell-stack' },
-    h('span', { class: 'cell-primary mono-ish' }, target),
+  return h('span', { class: 'cell-stack' },
+    h('span', { class: 'cell-primary' }, target),
     targetType ? h('span', { class: 'cell-secondary' }, targetType) : null,
   );
 }
@@ -90,7 +90,12 @@ export function chartBox(className = ''): HTMLElement {
   return h('div', { class: `chart ${className}`.trim() });
 }
 
-/** Users the reports count that are CI service accounts, not people (for the Champion card). */
-export function looksLikeCi(identifier: string): boolean {
-  return /^system:serviceaccount:|mirrord-ci/i.test(identifier);
+/**
+ * A CI identity rather than a person (left out of the Champion card and the ROI developer
+ * measures): all of its sessions are CI sessions, or, from a server that does not count them,
+ * its name is a CI service account's.
+ */
+export function isCiUser(user: { identifier: string; totalSessionCount: number; ciSessionCount?: number }): boolean {
+  if (user.ciSessionCount !== undefined) return user.totalSessionCount > 0 && user.ciSessionCount >= user.totalSessionCount;
+  return /^system:serviceaccount:|mirrord-ci/i.test(user.identifier);
 }

@@ -47,12 +47,14 @@ export interface UserMetric {
   displayName: string | null;
   clientUser: string | null;
   hostname: string | null;
-  firstActive: Timestamp;
-  lastSeen: Timestamp;
+  firstActive: Timestamp | null;
+  lastSeen: Timestamp | null;
   totalSessionCount: number;
   totalSessionTimeSeconds: number;
   averageSessionDurationSeconds: number;
   averageDailySessions: number;
+  /** How many of the user's sessions were CI sessions (a CI identity has only those). */
+  ciSessionCount?: number;
 }
 
 export interface TargetMetric {
@@ -86,8 +88,8 @@ export interface JiraMetric {
   sessions: number;
   totalSessionTimeSeconds: number;
   uniqueUsers: number;
-  firstUsed: Timestamp;
-  lastUsed: Timestamp;
+  firstUsed: Timestamp | null;
+  lastUsed: Timestamp | null;
   ciSessions: number;
   execSessions: number;
 }
@@ -108,4 +110,28 @@ export interface Trends {
 
 export interface JiraReport {
   issues: JiraMetric[];
+}
+
+export interface SessionRecord {
+  sessionId: string;
+  startedAt: Timestamp | null;
+  endedAt: Timestamp | null;
+  durationSeconds: number | null;
+  status: 'open' | 'closed' | 'abandoned' | string;
+  kind: 'exec' | 'ci' | string;
+  user: string;
+  clientId: string | null;
+  clientName: string | null;
+  clientHostname: string | null;
+  targetType: string | null;
+  targetName: string | null;
+  namespace: string | null;
+  branch: string | null;
+  jiraKey: string | null;
+  ports: number[];
+}
+
+export interface SessionPage {
+  sessions: SessionRecord[];
+  nextCursor: string | null;
 }

@@ -37,8 +37,8 @@ function jiraTable(ctx: ViewContext, issues: JiraMetric[]): HTMLElement {
       { id: 'ci', label: 'CI', numeric: true, sort: (j) => j.ciSessions, render: (j) => formatInt(j.ciSessions) },
       { id: 'time', label: 'Total Time', numeric: true, sort: (j) => j.totalSessionTimeSeconds, render: (j) => formatDuration(j.totalSessionTimeSeconds) },
       { id: 'users', label: 'Users', numeric: true, sort: (j) => j.uniqueUsers, render: (j) => formatInt(j.uniqueUsers) },
-      { id: 'first', label: 'First Used', sort: (j) => j.firstUsed, render: (j) => relativeTime(j.firstUsed, ctx.now) },
-      { id: 'last', label: 'Last Used', sort: (j) => j.lastUsed, render: (j) => relativeTime(j.lastUsed, ctx.now) },
+      { id: 'first', label: 'First Used', sort: (j) => j.firstUsed ?? '', render: (j) => relativeTime(j.firstUsed, ctx.now) },
+      { id: 'last', label: 'Last Used', sort: (j) => j.lastUsed ?? '', render: (j) => relativeTime(j.lastUsed, ctx.now) },
     ],
     empty: () =>
       emptyBlock({

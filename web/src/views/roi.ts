@@ -19,7 +19,7 @@ import {
   type RoiResult,
 } from '../roi';
 import type { ViewContext } from './context';
-import { looksLikeCi } from '../components';
+import { isCiUser } from '../components';
 
 const STORAGE = 'mirrord-usage.roi';
 
@@ -40,7 +40,7 @@ function saveEdits(edits: Partial<RoiInputs>): void {
 }
 
 export function renderRoi(ctx: ViewContext): Child {
-  const users = ctx.usage.userMetrics.filter((u) => !looksLikeCi(u.identifier));
+  const users = ctx.usage.userMetrics.filter((u) => !isCiUser(u));
   const measured = measuredInputs(ctx.usage.periodMetrics.activeUsers, users.map((u) => u.averageDailySessions));
   const defaults: RoiInputs = {
     ...DEFAULT_INPUTS,

@@ -7,6 +7,7 @@ import { formatDuration, formatInt } from '../format';
 import { dataTable } from '../table';
 import type { TargetMetric } from '../types';
 import type { ViewContext } from './context';
+import { sessionsLink } from './sessions';
 
 /** Namespaces beyond this many are summed into one "other" bar. */
 const NAMESPACE_BARS = 10;
@@ -85,7 +86,7 @@ function targetMetrics(ctx: ViewContext): HTMLElement {
     search: (t) => `${t.target} ${t.namespace ?? ''} ${t.targetType ?? ''}`,
     defaultSort: { column: 'sessions', direction: 'desc' },
     columns: [
-      { id: 'target', label: 'Target', sort: (t) => t.target, render: (t) => targetCell(t.target, t.targetType) },
+      { id: 'target', label: 'Target', sort: (t) => t.target, render: (t) => sessionsLink(ctx, { target: t.target, title: t.target }, targetCell(t.target, t.targetType)) },
       { id: 'namespace', label: 'Namespace', sort: (t) => t.namespace ?? '', render: (t) => chip(t.namespace) },
       { id: 'sessions', label: 'Sessions', numeric: true, className: 'bar-column', sort: (t) => t.sessions, render: (t) => barCell(t.sessions, max, formatInt(t.sessions)) },
       { id: 'time', label: 'Total Time', numeric: true, sort: (t) => t.totalSessionTimeSeconds, render: (t) => formatDuration(t.totalSessionTimeSeconds) },

@@ -2,13 +2,14 @@
 // table of user × target × namespace.
 
 import { h, type Child } from '../dom';
-import { barCell, card, chartBox, chip, emptyBlock, looksLikeCi, targetCell, userCell } from '../components';
+import { barCell, card, chartBox, chip, emptyBlock, isCiUser, targetCell, userCell } from '../components';
 import { deferChart, sparkline } from '../charts';
 import { formatDuration, formatDurationShort, formatInt } from '../format';
 import { dataTable } from '../table';
 import { describeRange, rangePhrase } from '../range';
 import type { UserTargetMetric } from '../types';
 import type { ViewContext } from './context';
+import { sessionsLink } from './sessions';
 import { token } from '../theme';
 
 export function renderUsage(ctx: ViewContext): Child {
@@ -31,7 +32,7 @@ function cards(ctx: ViewContext): HTMLElement {
   const p = usage.periodMetrics;
   const seats = usage.generalMetrics.totalLicenses ?? ctx.config.seats;
   const champion = [...usage.userMetrics]
-    .filter((u) => !looksLikeCi(u.identifier))
+    .filter((u) => !isCiUser(u))
     .sort((a, b) => b.totalSessionTimeSeconds - a.totalSessionTimeSeconds)[0];
   const dates = trends.dailySessions.map((d) => d.date);
 
@@ -112,13 +113,18 @@ function sessionActivity(ctx: ViewContext): HTMLElement {
   return dataTable<UserTargetMetric>({
     id: 'session-activity',
     title: 'Session Activity',
-    description: 'Who works against which target, by sessions started in the range.',
+    description: 'Who works against which target, by sessions started in the range. Pick a user for their sessions.',
     rows,
     searchLabel: 'Search users, targets, namespaces…',
     search: (r) => `${r.identifier} ${r.displayName ?? ''} ${r.target} ${r.namespace ?? ''} ${r.targetType ?? ''}`,
     defaultSort: { column: 'sessions', direction: 'desc' },
     columns: [
-      { id: 'user', label: 'User', sort: (r) => r.displayName ?? r.identifier, render: (r) => userCell(r.identifier, r.displayName) },
+      {
+        id: 'user',
+        label: 'User',
+        sort: (r) => r.displayName ?? r.identifier,
+        render: (r) => sessionsLink(ctx, { user: r.identifier, target: r.target, title: `${r.displayName ?? r.identifier} on ${r.target}` }, userCell(r.identifier, r.displayName)),
+      },
       { id: 'target', label: 'Target', sort: (r) => r.target, render: (r) => targetCell(r.target, r.targetType) },
       { id: 'namespace', label: 'Namespace', sort: (r) => r.namespace ?? '', render: (r) => chip(r.namespace) },
       { id: 'sessions', label: 'Sessions', numeric: true, className: 'bar-column', sort: (r) => r.sessions, render: (r) => barCell(r.sessions, max, formatInt(r.sessions)) },

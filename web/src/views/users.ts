@@ -9,6 +9,7 @@ import { dataTable } from '../table';
 import type { UserMetric } from '../types';
 import type { ViewContext } from './context';
 import { exportButtons } from './exports';
+import { sessionsLink } from './sessions';
 
 export function renderUsers(ctx: ViewContext): Child {
   return [h('div', { class: 'grid-2' }, durationVsCount(ctx), timeline(ctx)), userMetrics(ctx)];
@@ -59,7 +60,7 @@ function timeline(ctx: ViewContext): HTMLElement {
   // Each user's span from first to last seen, drawn on a shared axis from the earliest first-seen to now.
   const start = Math.min(...users.map((u) => parseTime(u.firstActive)?.getTime() ?? ctx.now.getTime()));
   const span = Math.max(1, ctx.now.getTime() - start);
-  const pos = (ts: string) => (((parseTime(ts)?.getTime() ?? start) - start) / span) * 100;
+  const pos = (ts: string | null) => (((parseTime(ts)?.getTime() ?? start) - start) / span) * 100;
   const list = h('ol', { class: 'timeline', tabindex: '0', 'aria-label': 'Users by most recent activity' },
     users.map((u) =>
       h('li', { class: 'timeline-item', 'data-user': u.identifier },
@@ -94,9 +95,14 @@ function userMetrics(ctx: ViewContext): HTMLElement {
     defaultSort: { column: 'sessions', direction: 'desc' },
     actions: exportButtons(ctx),
     columns: [
-      { id: 'identifier', label: 'Identifier', sort: (u) => u.displayName ?? u.identifier, render: (u) => userCell(u.identifier, u.displayName, u.hostname) },
-      { id: 'first', label: 'First Active', sort: (u) => u.firstActive, render: (u) => relativeTime(u.firstActive, ctx.now) },
-      { id: 'last', label: 'Last Seen', sort: (u) => u.lastSeen, render: (u) => relativeTime(u.lastSeen, ctx.now) },
+      {
+        id: 'identifier',
+        label: 'Identifier',
+        sort: (u) => u.displayName ?? u.identifier,
+        render: (u) => sessionsLink(ctx, { user: u.identifier, title: u.displayName ?? u.identifier }, userCell(u.identifier, u.displayName, u.hostname)),
+      },
+      { id: 'first', label: 'First Active', sort: (u) => u.firstActive ?? '', render: (u) => relativeTime(u.firstActive, ctx.now) },
+      { id: 'last', label: 'Last Seen', sort: (u) => u.lastSeen ?? '', render: (u) => relativeTime(u.lastSeen, ctx.now) },
       { id: 'sessions', label: 'Sessions', numeric: true, sort: (u) => u.totalSessionCount, render: (u) => h('strong', null, formatInt(u.totalSessionCount)) },
       { id: 'time', label: 'Total Time', numeric: true, sort: (u) => u.totalSessionTimeSeconds, render: (u) => formatDuration(u.totalSessionTimeSeconds) },
       { id: 'avg', label: 'Avg Duration', numeric: true, sort: (u) => u.averageSessionDurationSeconds, render: (u) => formatDuration(u.averageSessionDurationSeconds) },
