@@ -29,8 +29,11 @@ test('the chosen theme survives a reload and a new tab', async () => {
   const { page, problems, context } = await openPage(browser, { colorScheme: 'light' });
   await gotoView(page, '?view=usage');
   const light = await background(page);
-  await page.click('[data-action="theme"]');
+  // With the keyboard: focus stays on the toggle after it is pressed.
+  await page.focus('[data-action="theme"]');
+  await page.keyboard.press('Enter');
   assert.equal(await theme(page), 'dark');
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.action), 'theme');
   const dark = await background(page);
   assert.notEqual(dark, light, 'the page really turns dark');
   assert.equal(await page.getAttribute('[data-action="theme"]', 'aria-label'), 'Switch to light theme');
@@ -66,14 +69,16 @@ test('Sync refetches every report and updates the last-updated time', async () =
   page.on('request', (r) => {
     if (r.url().includes('/api/')) fetched.push(new URL(r.url()).pathname);
   });
-  await page.click('[data-action="sync"]');
+  await page.focus('[data-action="sync"]');
+  await page.keyboard.press('Enter');
   await page.waitForFunction((old) => Number(document.querySelector('[data-role="last-updated"] time')?.dataset.epoch) > old, before);
   await settled(page);
   assert.ok(fetched.includes('/api/v1/reports/usage'));
   assert.ok(fetched.includes('/api/v1/reports/usage/trends'));
   const after = Number(await page.getAttribute(stamp, 'data-epoch'));
   assert.ok(after - before >= 1000, 'the time moved forward');
-  assert.equal(await page.isEnabled('[data-action="sync"]'), true);
+  assert.equal(await page.getAttribute('[data-action="sync"]', 'aria-disabled'), 'false');
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.action), 'sync', 'focus stays on Sync');
   assert.deepEqual(problems, []);
   await context.close();
 });

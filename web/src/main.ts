@@ -191,7 +191,28 @@ const main = h('main', { id: 'main', class: 'main', tabindex: '-1' });
 const footer = h('footer', { class: 'footer' });
 const progress = h('div', { class: 'progress', 'aria-hidden': 'true' });
 
+/**
+ * The app bar and toolbar are rebuilt on every render; a keyboard user's focus on one of
+ * their controls (Sync, theme, a range or a tab) moves to the rebuilt control.
+ */
+function focusKey(): string | null {
+  const active = document.activeElement as HTMLElement | null;
+  if (!active || !(appBar.contains(active) || toolbar.contains(active))) return null;
+  for (const attr of ['data-action', 'data-range', 'data-view', 'data-role']) {
+    const value = active.getAttribute(attr);
+    if (value) return `[${attr}="${value}"]`;
+  }
+  return null;
+}
+
+function restoreFocus(key: string | null): void {
+  if (!key) return;
+  const target = (appBar.querySelector(key) ?? toolbar.querySelector(key)) as HTMLElement | null;
+  target?.focus();
+}
+
 function render(): void {
+  const focused = focusKey();
   root.dataset.status = state.status;
   root.setAttribute('aria-busy', String(state.refreshing));
   renderAppBar();
@@ -200,6 +221,7 @@ function render(): void {
   renderFooter();
   releaseDetachedCharts();
   mountPendingCharts();
+  restoreFocus(focused);
 }
 
 function renderAppBar(): void {
@@ -229,9 +251,12 @@ function renderAppBar(): void {
           type: 'button',
           class: `button button-primary sync ${state.refreshing ? 'is-spinning' : ''}`.trim(),
           'data-action': 'sync',
-          disabled: state.refreshing || !state.api || state.status === 'login',
+          // aria-disabled, not disabled: a disabled button drops keyboard focus mid-sync.
+          'aria-disabled': String(state.refreshing || !state.api || state.status === 'login'),
           title: 'Fetch every report again',
-          onclick: sync,
+          onclick: () => {
+            if (!state.refreshing && state.api && state.status !== 'login') sync();
+          },
         }, icon('sync'), state.refreshing ? 'Syncing' : 'Sync'),
         h('a', { class: 'button button-ghost', href: state.config?.docsUrl ?? '#', target: '_blank', rel: 'noopener', 'data-role': 'docs' },
           icon('book'), 'Docs', h('span', { class: 'visually-hidden' }, '(opens in a new tab)')),
@@ -416,7 +441,9 @@ window.addEventListener('popstate', () => {
 });
 
 onThemeChange(() => {
+  const focused = focusKey();
   renderAppBar();
+  restoreFocus(focused);
   repaintCharts();
 });
 followSystemTheme();

@@ -2,7 +2,7 @@
 // User Metrics table with CSV and Excel exports.
 
 import { h, type Child } from '../dom';
-import { chartBox, emptyBlock, panel, relativeTime, userCell } from '../components';
+import { chartBox, chip, emptyBlock, isCiUser, panel, relativeTime, userCell } from '../components';
 import { bubble, deferChart } from '../charts';
 import { formatDecimal, formatDuration, formatExact, formatInt, formatRelative, parseTime } from '../format';
 import { dataTable } from '../table';
@@ -99,7 +99,10 @@ function userMetrics(ctx: ViewContext): HTMLElement {
         id: 'identifier',
         label: 'Identifier',
         sort: (u) => u.displayName ?? u.identifier,
-        render: (u) => sessionsLink(ctx, { user: u.identifier, title: u.displayName ?? u.identifier }, userCell(u.identifier, u.displayName, u.hostname)),
+        render: (u) => [
+          sessionsLink(ctx, { user: u.identifier, title: u.displayName ?? u.identifier }, userCell(u.identifier, u.displayName, u.hostname)),
+          isCiUser(u) ? chip('CI', 'chip-ci') : null,
+        ],
       },
       { id: 'first', label: 'First Active', sort: (u) => u.firstActive ?? '', render: (u) => relativeTime(u.firstActive, ctx.now) },
       { id: 'last', label: 'Last Seen', sort: (u) => u.lastSeen ?? '', render: (u) => relativeTime(u.lastSeen, ctx.now) },
