@@ -1,0 +1,60 @@
+-- fold_sessions: merge the events of the batch being committed (`events_staging`, duplicates
+-- already removed) into `session_state`, touching only the sessions the batch mentions.
+-- Every column is an aggregate that merges: min/max, first non-null, OR, list union, sum.
+INSERT INTO session_state
+SELECT
+    session_id,
+    min(timestamp) FILTER (WHERE kind = 'session_start'),
+    max(timestamp) FILTER (WHERE kind = 'session_end'),
+    min(timestamp),
+    max(timestamp),
+    max(session_duration) FILTER (WHERE kind = 'session_end'),
+    any_value(client_id),
+    any_value(client_name),
+    any_value(client_hostname),
+    any_value(client_user),
+    any_value(client_cli_version),
+    any_value(target),
+    any_value(target_type),
+    any_value(target_name),
+    any_value(target_namespace),
+    any_value(target_container),
+    any_value(branch),
+    bool_or(ci),
+    list_sort(list_distinct(list(port) FILTER (WHERE kind = 'port_steal'))),
+    list_sort(list_distinct(list(port) FILTER (WHERE kind = 'port_mirror'))),
+    list_distinct(list(http_filter) FILTER (WHERE http_filter IS NOT NULL)),
+    bool_or(kind = 'copy_target'),
+    bool_or(scale_down),
+    any_value(trace_id),
+    any_value(operator_version),
+    count(*)
+FROM events_staging
+WHERE session_id IS NOT NULL
+GROUP BY session_id
+ON CONFLICT (session_id) DO UPDATE SET
+    started_at         = least(session_state.started_at, excluded.started_at),
+    ended_at           = greatest(session_state.ended_at, excluded.ended_at),
+    first_seen_at      = least(session_state.first_seen_at, excluded.first_seen_at),
+    last_seen_at       = greatest(session_state.last_seen_at, excluded.last_seen_at),
+    reported_duration  = coalesce(excluded.reported_duration, session_state.reported_duration),
+    client_id          = coalesce(session_state.client_id, excluded.client_id),
+    client_name        = coalesce(session_state.client_name, excluded.client_name),
+    client_hostname    = coalesce(session_state.client_hostname, excluded.client_hostname),
+    client_user        = coalesce(session_state.client_user, excluded.client_user),
+    client_cli_version = coalesce(session_state.client_cli_version, excluded.client_cli_version),
+    target             = coalesce(session_state.target, excluded.target),
+    target_type        = coalesce(session_state.target_type, excluded.target_type),
+    target_name        = coalesce(session_state.target_name, excluded.target_name),
+    target_namespace   = coalesce(session_state.target_namespace, excluded.target_namespace),
+    target_container   = coalesce(session_state.target_container, excluded.target_container),
+    branch             = coalesce(session_state.branch, excluded.branch),
+    ci_flag            = coalesce(session_state.ci_flag OR excluded.ci_flag, session_state.ci_flag, excluded.ci_flag),
+    ports_stolen       = list_sort(list_distinct(list_concat(session_state.ports_stolen, excluded.ports_stolen))),
+    ports_mirrored     = list_sort(list_distinct(list_concat(session_state.ports_mirrored, excluded.ports_mirrored))),
+    http_filters       = list_distinct(list_concat(session_state.http_filters, excluded.http_filters)),
+    copy_target        = coalesce(session_state.copy_target, false) OR coalesce(excluded.copy_target, false),
+    scale_down         = coalesce(session_state.scale_down OR excluded.scale_down, session_state.scale_down, excluded.scale_down),
+    trace_id           = coalesce(session_state.trace_id, excluded.trace_id),
+    operator_version   = coalesce(excluded.operator_version, session_state.operator_version),
+    event_count        = session_state.event_count + excluded.event_count

@@ -1,0 +1,405 @@
+//! Reports: the usage report (the vendor's `/api/v1/reports/usage` shape, camelCase), trends,
+//! Jira metrics and raw sessions — each answered by a named SQL file in `sql/`.
+//!
+//! Rules: a session belongs to the period it started in; CI counts machine sessions; max
+//! concurrency is the peak number of overlapping CI sessions in the window; `mirrord-copy-*`
+//! pods are never targets.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use duckdb::types::Value as DbValue;
+use duckdb::{Connection, Row, ToSql, params};
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+const PERIOD: &str = include_str!("sql/period_sessions.sql");
+
+/// The user identifier a report groups by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum PrimaryKey {
+    /// `client_id`: one per machine.
+    MachineId,
+    /// `client_name`: the whoami real name.
+    Username,
+    /// `client_user`: the Kubernetes user (default).
+    #[default]
+    ClientUsername,
+    /// `client_hostname`.
+    ClientHostname,
+}
+
+impl PrimaryKey {
+    fn as_str(self) -> &'static str {
+        match self {
+            PrimaryKey::MachineId => "machine_id",
+            PrimaryKey::Username => "username",
+            PrimaryKey::ClientUsername => "client_username",
+            PrimaryKey::ClientHostname => "client_hostname",
+        }
+    }
+}
+
+/// A report window: `[from, to)`, either end open.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Period {
+    pub from: Option<NaiveDateTime>,
+    pub to: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportPeriod {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GeneralMetrics {
+    pub total_licenses: Option<i64>,
+    pub tier: &'static str,
+    pub active_users: i64,
+    pub report_period: ReportPeriod,
+    pub operator_version: Option<String>,
+    pub last_operator_event: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AllTimeMetrics {
+    pub total_session_count: i64,
+    pub total_session_time_seconds: f64,
+    pub total_ci_session_count: i64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeriodMetrics {
+    pub session_count: i64,
+    pub session_time_seconds: f64,
+    pub ci_session_count: i64,
+    pub active_users: i64,
+    pub unique_machines: i64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CiMetrics {
+    pub current_running_sessions: i64,
+    pub max_concurrent_ci_sessions: i64,
+    pub total_ci_sessions: i64,
+    pub avg_ci_session_duration_seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserMetric {
+    pub identifier: String,
+    pub display_name: Option<String>,
+    pub client_user: Option<String>,
+    pub hostname: Option<String>,
+    pub first_active: Option<String>,
+    pub last_seen: Option<String>,
+    pub total_session_count: i64,
+    pub total_session_time_seconds: f64,
+    pub average_session_duration_seconds: f64,
+    pub average_daily_sessions: f64,
+    pub ci_session_count: i64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetMetric {
+    pub namespace: Option<String>,
+    pub target_type: Option<String>,
+    pub target: String,
+    pub sessions: i64,
+    pub total_session_time_seconds: f64,
+    pub unique_users: i64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserTargetMetric {
+    pub identifier: String,
+    pub display_name: Option<String>,
+    pub namespace: Option<String>,
+    pub target_type: Option<String>,
+    pub target: String,
+    pub sessions: i64,
+    pub total_session_time_seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NamespaceMetric {
+    pub namespace: String,
+    pub sessions: i64,
+    pub total_session_time_seconds: f64,
+    pub unique_users: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JiraMetric {
+    pub key: String,
+    pub sessions: i64,
+    pub total_session_time_seconds: f64,
+    pub unique_users: i64,
+    pub first_used: Option<String>,
+    pub last_used: Option<String>,
+    pub ci_sessions: i64,
+    pub exec_sessions: i64,
+}
+
+/// The whole usage report.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageReport {
+    pub general_metrics: GeneralMetrics,
+    pub all_time_metrics: AllTimeMetrics,
+    pub period_metrics: PeriodMetrics,
+    pub ci_metrics: CiMetrics,
+    pub user_metrics: Vec<UserMetric>,
+    pub target_metrics: Vec<TargetMetric>,
+    pub user_target_metrics: Vec<UserTargetMetric>,
+    pub namespace_metrics: Vec<NamespaceMetric>,
+    pub jira_metrics: Vec<JiraMetric>,
+    pub unique_machines: i64,
+}
+
+/// Settings a report needs that logs don't carry.
+#[derive(Debug, Clone, Default)]
+pub struct ReportSettings {
+    pub licenses: Option<i64>,
+    pub operator_version: Option<String>,
+}
+
+/// RFC 3339 UTC text for a stored timestamp.
+pub fn ts(t: Option<NaiveDateTime>) -> Option<String> {
+    t.map(|t| t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+fn collect<T>(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn ToSql],
+    map: impl FnMut(&Row<'_>) -> duckdb::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map(params, map)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn period_query(body: &str) -> String {
+    if body.trim_start().starts_with(',') {
+        format!("WITH {PERIOD}{body}")
+    } else {
+        format!("WITH {PERIOD}\n{body}")
+    }
+}
+
+/// Builds the usage report for `period`, grouping users by `key`.
+pub fn usage(conn: &Connection, period: Period, key: PrimaryKey, settings: &ReportSettings) -> Result<UsageReport, StoreError> {
+    let p: [&dyn ToSql; 3] = [&period.from, &period.to, &key.as_str()];
+    let q = |body: &str| period_query(body);
+    let pm = collect(conn, &q(include_str!("sql/period_metrics.sql")), &p, |r| {
+        Ok(PeriodMetrics {
+            session_count: r.get(0)?,
+            session_time_seconds: r.get(1)?,
+            ci_session_count: r.get(2)?,
+            active_users: r.get(3)?,
+            unique_machines: r.get(4)?,
+        })
+    })?
+    .remove(0);
+    let (all, version, last_event) = conn.query_row(include_str!("sql/all_time_metrics.sql"), [], |r| {
+        Ok((
+            AllTimeMetrics {
+                total_session_count: r.get(0)?,
+                total_session_time_seconds: r.get(1)?,
+                total_ci_session_count: r.get(2)?,
+            },
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, Option<NaiveDateTime>>(4)?,
+        ))
+    })?;
+    let ci = collect(conn, &q(include_str!("sql/ci_metrics.sql")), &p, |r| {
+        Ok(CiMetrics {
+            current_running_sessions: r.get(0)?,
+            max_concurrent_ci_sessions: r.get::<_, Option<i64>>(1)?.unwrap_or(0),
+            total_ci_sessions: r.get(2)?,
+            avg_ci_session_duration_seconds: r.get(3)?,
+        })
+    })?
+    .remove(0);
+    let users = collect(conn, &q(include_str!("sql/user_metrics.sql")), &p, |r| {
+        Ok(UserMetric {
+            identifier: r.get(0)?,
+            display_name: r.get(1)?,
+            client_user: r.get(2)?,
+            hostname: r.get(3)?,
+            first_active: ts(r.get(4)?),
+            last_seen: ts(r.get(5)?),
+            total_session_count: r.get(6)?,
+            total_session_time_seconds: r.get(7)?,
+            average_session_duration_seconds: r.get(8)?,
+            average_daily_sessions: r.get(9)?,
+            ci_session_count: r.get(10)?,
+        })
+    })?;
+    let targets = collect(conn, &q(include_str!("sql/target_metrics.sql")), &p, |r| {
+        Ok(TargetMetric {
+            namespace: r.get(0)?,
+            target_type: r.get(1)?,
+            target: r.get(2)?,
+            sessions: r.get(3)?,
+            total_session_time_seconds: r.get(4)?,
+            unique_users: r.get(5)?,
+        })
+    })?;
+    let user_targets = collect(conn, &q(include_str!("sql/user_target_metrics.sql")), &p, |r| {
+        Ok(UserTargetMetric {
+            identifier: r.get(0)?,
+            display_name: r.get(1)?,
+            namespace: r.get(2)?,
+            target_type: r.get(3)?,
+            target: r.get(4)?,
+            sessions: r.get(5)?,
+            total_session_time_seconds: r.get(6)?,
+        })
+    })?;
+    let namespaces = collect(conn, &q(include_str!("sql/namespace_metrics.sql")), &p, |r| {
+        Ok(NamespaceMetric {
+            namespace: r.get(0)?,
+            sessions: r.get(1)?,
+            total_session_time_seconds: r.get(2)?,
+            unique_users: r.get(3)?,
+        })
+    })?;
+    let jira = jira(conn, period, None)?;
+    Ok(UsageReport {
+        general_metrics: GeneralMetrics {
+            total_licenses: settings.licenses,
+            tier: "self-hosted",
+            active_users: pm.active_users,
+            report_period: ReportPeriod {
+                from: ts(period.from),
+                to: ts(period.to),
+            },
+            operator_version: version.or_else(|| settings.operator_version.clone()),
+            last_operator_event: ts(last_event),
+        },
+        all_time_metrics: all,
+        unique_machines: pm.unique_machines,
+        period_metrics: pm,
+        ci_metrics: ci,
+        user_metrics: users,
+        target_metrics: targets,
+        user_target_metrics: user_targets,
+        namespace_metrics: namespaces,
+        jira_metrics: jira,
+    })
+}
+
+/// Per-Jira-issue metrics for the period; `key` narrows to one issue.
+pub fn jira(conn: &Connection, period: Period, key: Option<&str>) -> Result<Vec<JiraMetric>, StoreError> {
+    let p: [&dyn ToSql; 4] = [&period.from, &period.to, &PrimaryKey::default().as_str(), &key];
+    collect(conn, &period_query(include_str!("sql/jira_metrics.sql")), &p, |r| {
+        Ok(JiraMetric {
+            key: r.get(0)?,
+            sessions: r.get(1)?,
+            total_session_time_seconds: r.get(2)?,
+            unique_users: r.get(3)?,
+            first_used: ts(r.get(4)?),
+            last_used: ts(r.get(5)?),
+            ci_sessions: r.get(6)?,
+            exec_sessions: r.get(7)?,
+        })
+    })
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DailyCount {
+    pub date: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DailySessions {
+    pub date: String,
+    pub count: i64,
+    pub total_seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Adoption {
+    pub date: String,
+    pub new_users: i64,
+    pub cumulative_users: i64,
+}
+
+/// Daily series for charts; every day in the range is present.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Trends {
+    pub from: String,
+    pub to: String,
+    pub daily_sessions: Vec<DailySessions>,
+    pub daily_active_users: Vec<DailyCount>,
+    pub daily_ci_sessions: Vec<DailyCount>,
+    pub user_adoption: Vec<Adoption>,
+}
+
+/// Trends for the days `from..=to`.
+pub fn trends(conn: &Connection, from: NaiveDate, to: NaiveDate) -> Result<Trends, StoreError> {
+    let mut t = Trends {
+        from: from.to_string(),
+        to: to.to_string(),
+        daily_sessions: Vec::new(),
+        daily_active_users: Vec::new(),
+        daily_ci_sessions: Vec::new(),
+        user_adoption: Vec::new(),
+    };
+    let rows = collect(conn, include_str!("sql/trends.sql"), params![from, to], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, f64>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, i64>(4)?,
+            r.get::<_, i64>(5)?,
+            r.get::<_, DbValue>(6)?,
+        ))
+    })?;
+    for (date, sessions, seconds, users, ci, new_users, cumulative) in rows {
+        t.daily_sessions.push(DailySessions { date: date.clone(), count: sessions, total_seconds: seconds });
+        t.daily_active_users.push(DailyCount { date: date.clone(), count: users });
+        t.daily_ci_sessions.push(DailyCount { date: date.clone(), count: ci });
+        t.user_adoption.push(Adoption { date, new_users, cumulative_users: db_int(&cumulative) });
+    }
+    Ok(t)
+}
+
+/// An integer from a DuckDB value of any integer or decimal type (sums widen to HUGEINT).
+pub fn db_int(v: &DbValue) -> i64 {
+    match v {
+        DbValue::TinyInt(i) => *i as i64,
+        DbValue::SmallInt(i) => *i as i64,
+        DbValue::Int(i) => *i as i64,
+        DbValue::BigInt(i) => *i,
+        DbValue::HugeInt(i) => *i as i64,
+        DbValue::UTinyInt(i) => *i as i64,
+        DbValue::USmallInt(i) => *i as i64,
+        DbValue::UInt(i) => *i as i64,
+        DbValue::UBigInt(i) => *i as i64,
+        DbValue::Double(f) => *f as i64,
+        DbValue::Float(f) => *f as i64,
+        DbValue::Decimal(d) => d.to_string().parse::<f64>().map(|f| f as i64).unwrap_or(0),
+        _ => 0,
+    }
+}

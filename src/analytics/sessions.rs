@@ -1,0 +1,158 @@
+//! Session state, kept current as batches commit. The store runs [`FOLD_SQL`] inside the
+//! transaction that inserts a batch, so `session_state` never lags `events` and a replayed
+//! batch (all duplicates) changes nothing.
+
+/// Folds the staged, de-duplicated batch into `session_state`.
+pub const FOLD_SQL: &str = include_str!("fold_sessions.sql");
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::NaiveDateTime;
+use duckdb::{Connection, ToSql};
+use serde::{Deserialize, Serialize};
+
+use crate::analytics::reports::ts;
+use crate::store::StoreError;
+
+/// Filters and paging for `GET /api/v1/sessions`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SessionQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Matches the user, client name, hostname or client id exactly.
+    pub user: Option<String>,
+    /// Matches the target name exactly.
+    pub target: Option<String>,
+    /// `exec` or `ci`.
+    pub kind: Option<String>,
+    pub trace_id: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// One session as the API returns it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRow {
+    pub session_id: String,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub duration_seconds: Option<f64>,
+    pub status: String,
+    pub kind: String,
+    pub user: String,
+    pub client_id: Option<String>,
+    pub client_name: Option<String>,
+    pub client_hostname: Option<String>,
+    pub target_type: Option<String>,
+    pub target_name: Option<String>,
+    pub namespace: Option<String>,
+    pub branch: Option<String>,
+    pub jira_key: Option<String>,
+    pub trace_id: Option<String>,
+    pub ports: Vec<i32>,
+}
+
+/// A page of sessions, newest first.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionPage {
+    pub sessions: Vec<SessionRow>,
+    pub next_cursor: Option<String>,
+}
+
+/// Why a listing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<duckdb::Error> for ListError {
+    fn from(e: duckdb::Error) -> Self {
+        ListError::Store(e.into())
+    }
+}
+
+fn parse_bound(s: &Option<String>, end_of_day: bool) -> Result<Option<NaiveDateTime>, ListError> {
+    let Some(s) = s.as_deref().filter(|s| !s.is_empty()) else { return Ok(None) };
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let d = if end_of_day { d + chrono::Duration::days(1) } else { d };
+        return Ok(d.and_hms_opt(0, 0, 0));
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| Some(t.naive_utc()))
+        .map_err(|_| ListError::BadRequest(format!("`{s}` is not a date or RFC 3339 time")))
+}
+
+/// The cursor is the (started_at µs, session_id) of the last row of the previous page.
+fn decode_cursor(c: &str) -> Result<(i64, String), ListError> {
+    let bad = || ListError::BadRequest("invalid cursor".into());
+    let bytes = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (t, id) = text.split_once('|').ok_or_else(bad)?;
+    Ok((t.parse().map_err(|_| bad())?, id.to_string()))
+}
+
+/// Lists sessions matching `q`, newest first, at most `limit` (default 100, max 1000).
+pub fn list(conn: &Connection, q: &SessionQuery) -> Result<SessionPage, ListError> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    if let Some(k) = q.kind.as_deref()
+        && k != "exec"
+        && k != "ci"
+    {
+        return Err(ListError::BadRequest("`kind` must be exec or ci".into()));
+    }
+    let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let (cur_t, cur_id) = match cursor {
+        Some((t, id)) => (Some(t), Some(id)),
+        None => (None, None),
+    };
+    let from = parse_bound(&q.from, false)?;
+    let to = parse_bound(&q.to, true)?;
+    let limit_plus = (limit + 1) as i64;
+    let params: [&dyn ToSql; 9] = [&from, &to, &q.user, &q.target, &q.kind, &q.trace_id, &cur_t, &cur_id, &limit_plus];
+    let mut stmt = conn.prepare(include_str!("sql/list_sessions.sql"))?;
+    let mut rows: Vec<(i64, SessionRow)> = stmt
+        .query_map(&params[..], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                SessionRow {
+                    session_id: r.get(1)?,
+                    started_at: ts(r.get(2)?),
+                    ended_at: ts(r.get(3)?),
+                    duration_seconds: r.get(4)?,
+                    status: r.get(5)?,
+                    kind: r.get(6)?,
+                    user: r.get(7)?,
+                    client_id: r.get(8)?,
+                    client_name: r.get(9)?,
+                    client_hostname: r.get(10)?,
+                    target_type: r.get(11)?,
+                    target_name: r.get(12)?,
+                    namespace: r.get(13)?,
+                    branch: r.get(14)?,
+                    jira_key: r.get(15)?,
+                    trace_id: r.get(16)?,
+                    ports: r
+                        .get::<_, String>(17)?
+                        .split(',')
+                        .filter_map(|p| p.trim().parse().ok())
+                        .collect(),
+                },
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    let next_cursor = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|(t, r)| URL_SAFE_NO_PAD.encode(format!("{t}|{}", r.session_id)))
+    } else {
+        None
+    };
+    Ok(SessionPage {
+        sessions: rows.into_iter().map(|(_, r)| r).collect(),
+        next_cursor,
+    })
+}

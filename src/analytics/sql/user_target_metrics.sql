@@ -1,0 +1,13 @@
+-- user_target_metrics: sessions per user × target × namespace (the Session Activity table).
+SELECT
+    identifier,
+    any_value(client_name) AS display_name,
+    target_namespace AS namespace,
+    target_type,
+    coalesce(target_name, target_type, 'unknown') AS target,
+    count(*) AS sessions,
+    coalesce(sum(duration_seconds), 0) AS total_seconds
+FROM s
+WHERE coalesce(target_name, '') NOT LIKE 'mirrord-copy-%'
+GROUP BY identifier, target_namespace, target_type, coalesce(target_name, target_type, 'unknown')
+ORDER BY sessions DESC, identifier, target

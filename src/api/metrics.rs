@@ -1,0 +1,188 @@
+//! `GET /metrics`: Prometheus/OpenMetrics series computed from the database at scrape time
+//! (so they survive restarts and agree with the reports), plus the pipeline's own counters.
+//!
+//! Two families: the operator-equivalent series (`mirrord_sessions_create_total`,
+//! `mirrord_sessions_duration_seconds`, their `mirrord_ci_*` twins) for users of the operator's
+//! own metrics, and `mirrord_usage_*` series the generated Grafana dashboard reads. Queries live
+//! in `metrics.sql`, one named query each.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use duckdb::Connection;
+use duckdb::types::Value as DbValue;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use super::{ApiError, AppState};
+use crate::pipeline::PipelineStats;
+
+const QUERIES: &str = include_str!("metrics.sql");
+const DURATION_BUCKETS: [f64; 8] = [60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0];
+
+type Labels = Vec<(String, String)>;
+
+fn query(name: &str) -> &'static str {
+    QUERIES
+        .split("-- name: ")
+        .find_map(|q| q.strip_prefix(name).filter(|rest| rest.starts_with('\n')))
+        .unwrap_or("SELECT 1 WHERE false")
+}
+
+/// Rows of a named query as text cells (last columns numeric).
+fn rows(conn: &Connection, name: &str) -> Result<Vec<Vec<DbValue>>, duckdb::Error> {
+    let mut stmt = conn.prepare(query(name))?;
+    let n = stmt.column_count();
+    let mut out = Vec::new();
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        out.push((0..n).map(|i| r.get::<_, DbValue>(i)).collect::<Result<_, _>>()?);
+    }
+    Ok(out)
+}
+
+fn text(v: &DbValue) -> String {
+    match v {
+        DbValue::Text(s) => s.clone(),
+        DbValue::Null => String::new(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn num(v: &DbValue) -> f64 {
+    match v {
+        DbValue::Double(f) => *f,
+        DbValue::Float(f) => *f as f64,
+        DbValue::Decimal(d) => d.to_string().parse().unwrap_or(0.0),
+        other => crate::analytics::reports::db_int(other) as f64,
+    }
+}
+
+fn labels(names: &[&str], row: &[DbValue]) -> Labels {
+    names.iter().zip(row).map(|(n, v)| (n.to_string(), text(v))).collect()
+}
+
+/// A counter family filled from a query: label columns first, then one value column.
+fn counter_family(
+    reg: &mut Registry,
+    name: &str,
+    help: &str,
+    names: &[&str],
+    rows: &[Vec<DbValue>],
+    value_col: usize,
+) -> Family<Labels, Counter<f64, AtomicU64>> {
+    let fam = Family::<Labels, Counter<f64, AtomicU64>>::default();
+    for r in rows {
+        fam.get_or_create(&labels(names, r)).inc_by(num(&r[value_col]));
+    }
+    reg.register(name, help, fam.clone());
+    fam
+}
+
+fn gauge_family(reg: &mut Registry, name: &str, help: &str, names: &[&str], rows: &[Vec<DbValue>], value_col: usize) {
+    let fam = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+    for r in rows {
+        fam.get_or_create(&labels(names, r)).set(num(&r[value_col]));
+    }
+    reg.register(name, help, fam);
+}
+
+fn histograms(reg: &mut Registry, conn: &Connection) -> Result<(), duckdb::Error> {
+    let fam = Family::<Labels, Histogram>::new_with_constructor(|| Histogram::new(DURATION_BUCKETS));
+    let exec = Histogram::new(DURATION_BUCKETS);
+    let ci = Histogram::new(DURATION_BUCKETS);
+    for r in rows(conn, "durations")? {
+        let kind = text(&r[0]);
+        let d = num(&r[1]);
+        fam.get_or_create(&vec![("kind".into(), kind.clone())]).observe(d);
+        if kind == "ci" { &ci } else { &exec }.observe(d);
+    }
+    reg.register("mirrord_usage_session_duration_seconds", "Duration of closed sessions", fam);
+    reg.register("mirrord_sessions_duration_seconds", "Duration of closed exec sessions (operator-equivalent)", exec);
+    reg.register("mirrord_ci_sessions_duration_seconds", "Duration of closed CI sessions (operator-equivalent)", ci);
+    Ok(())
+}
+
+/// Builds the whole registry from the database and pipeline counters.
+pub fn registry(conn: &Connection, stats: &PipelineStats, queue_depth: usize) -> Result<Registry, duckdb::Error> {
+    let mut reg = Registry::default();
+    let target = ["kind", "namespace", "target_type", "target_name"];
+    let sessions = rows(conn, "sessions")?;
+    counter_family(&mut reg, "mirrord_usage_sessions", "Sessions started", &target, &sessions, 4);
+    counter_family(&mut reg, "mirrord_usage_session_seconds", "Total time of closed sessions", &target, &sessions, 5);
+    histograms(&mut reg, conn)?;
+    let op = rows(conn, "operator_sessions")?;
+    let who = ["client_hostname", "client_name", "client_user", "user_id"];
+    let (ci_rows, exec_rows): (Vec<_>, Vec<_>) = op.into_iter().partition(|r| text(&r[0]) == "ci");
+    let strip = |rs: Vec<Vec<DbValue>>| rs.into_iter().map(|r| r[1..].to_vec()).collect::<Vec<_>>();
+    counter_family(&mut reg, "mirrord_sessions_create", "Exec sessions created (operator-equivalent)", &who, &strip(exec_rows), 4);
+    counter_family(&mut reg, "mirrord_ci_sessions_create", "CI sessions created (operator-equivalent)", &who, &strip(ci_rows), 4);
+    gauge_family(&mut reg, "mirrord_usage_open_sessions", "Sessions running now", &["kind"], &rows(conn, "open_sessions")?, 1);
+    gauge_family(&mut reg, "mirrord_usage_active_users", "Distinct users seen in the window", &["window"], &rows(conn, "active_users")?, 1);
+    let users = rows(conn, "users")?;
+    counter_family(&mut reg, "mirrord_usage_user_sessions", "Sessions per user", &["user"], &users, 1);
+    counter_family(&mut reg, "mirrord_usage_user_session_seconds", "Session time per user", &["user"], &users, 2);
+    counter_family(&mut reg, "mirrord_usage_port_events", "Port steal/mirror/release events", &["kind", "namespace", "target_name", "filtered"], &rows(conn, "ports")?, 4);
+    counter_family(&mut reg, "mirrord_usage_copy_target", "Copy Target events", &["namespace", "target_name", "scale_down"], &rows(conn, "copies")?, 3);
+    counter_family(&mut reg, "mirrord_usage_cli_version_sessions", "Sessions per mirrord CLI version", &["cli_version"], &rows(conn, "cli_versions")?, 1);
+    counter_family(&mut reg, "mirrord_usage_events", "Functional events stored", &["kind"], &rows(conn, "events")?, 1);
+    ingest_metrics(&mut reg, conn, stats, queue_depth)?;
+    Ok(reg)
+}
+
+fn ingest_metrics(reg: &mut Registry, conn: &Connection, stats: &PipelineStats, queue_depth: usize) -> Result<(), duckdb::Error> {
+    let fam = Family::<Labels, Counter<f64, AtomicU64>>::default();
+    let add = |source: String, outcome: &str, v: f64| {
+        fam.get_or_create(&vec![("source".into(), source), ("outcome".into(), outcome.into())]).inc_by(v);
+    };
+    for r in rows(conn, "stored_by_source")? {
+        add(text(&r[0]), "stored", num(&r[1]));
+    }
+    for r in rows(conn, "rejected_by_source")? {
+        add(text(&r[0]), "rejected", num(&r[1]));
+    }
+    add("live".into(), "duplicate", stats.duplicates.load(Ordering::Relaxed) as f64);
+    reg.register("mirrord_usage_ingest_records", "Records by source and outcome", fam);
+    let g = |reg: &mut Registry, name: &str, help: &str, v: f64| {
+        let gauge = Gauge::<f64, AtomicU64>::default();
+        gauge.set(v);
+        reg.register(name, help, gauge);
+    };
+    g(reg, "mirrord_usage_queue_depth", "Submissions waiting for the writer", queue_depth as f64);
+    let last = rows(conn, "last_event")?;
+    g(reg, "mirrord_usage_last_event_timestamp_seconds", "Time of the newest stored event", last.first().map(|r| num(&r[0])).unwrap_or(0.0));
+    let commits = Counter::<u64>::default();
+    commits.inc_by(stats.commits.load(Ordering::Relaxed));
+    reg.register("mirrord_usage_commits", "Batches committed since start", commits);
+    let failed = Counter::<u64>::default();
+    failed.inc_by(stats.failed_commits.load(Ordering::Relaxed));
+    reg.register("mirrord_usage_failed_commits", "Commits that failed since start", failed);
+    let refused = Counter::<u64>::default();
+    refused.inc_by(stats.refused_full.load(Ordering::Relaxed));
+    reg.register("mirrord_usage_refused_submissions", "Submissions refused because the queue was full", refused);
+    let latency = Gauge::<f64, AtomicU64>::default();
+    latency.set(stats.last_commit_seconds());
+    reg.register("mirrord_usage_last_commit_duration_seconds", "How long the last commit took", latency);
+    Ok(())
+}
+
+/// `GET /metrics`.
+pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let stats = state.pipeline.stats.clone();
+    let depth = state.pipeline.queue_depth();
+    let body = state
+        .read(move |conn| {
+            let reg = registry(conn, &stats, depth)?;
+            let mut out = String::new();
+            encode(&mut out, &reg).map_err(|e| ApiError::internal(e.to_string()))?;
+            Ok(out)
+        })
+        .await?;
+    Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response())
+}

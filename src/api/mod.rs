@@ -1,0 +1,95 @@
+//! serve: one axum app on the main port — the reports API (`x-license-key`), the read-only SQL
+//! endpoint, HTTP JSON ingest, `/metrics`, health, and the embedded browser dashboard.
+//!
+//! Readers never share the writer: each request clones a DuckDB connection from
+//! [`AppState::db`] and runs its queries on a blocking thread.
+
+pub mod auth;
+pub mod error;
+pub mod ingest;
+pub mod metrics;
+pub mod reports;
+pub mod sql;
+pub mod ui;
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::routing::{get, post};
+use duckdb::Connection;
+
+use crate::analytics::reports::ReportSettings;
+use crate::config::Config;
+use crate::pipeline::PipelineHandle;
+pub use error::ApiError;
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// A connection to clone for each request.
+    pub db: Arc<Mutex<Connection>>,
+    pub pipeline: PipelineHandle,
+    pub config: Arc<Config>,
+    /// The key `/api/` requests must present; `None` when auth is explicitly off.
+    pub license_key: Option<Arc<str>>,
+    pub report_settings: ReportSettings,
+}
+
+impl AppState {
+    /// Runs `f` with a fresh reader connection on a blocking thread.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = db
+                .lock()
+                .map_err(|_| ApiError::internal("database handle poisoned"))?
+                .try_clone()
+                .map_err(ApiError::from)?;
+            f(&conn)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("query task failed: {e}")))?
+    }
+}
+
+/// The whole HTTP app.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/v1/reports/usage", get(reports::usage))
+        .route("/api/v1/reports/usage/trends", get(reports::trends))
+        .route("/api/v1/reports/jira", get(reports::jira_all))
+        .route("/api/v1/reports/jira/{key}", get(reports::jira_one))
+        .route("/api/v1/sessions", get(reports::sessions))
+        .route("/api/v1/sql", post(sql::run))
+        .route("/api/v1/ingest", post(ingest::ingest))
+        .route("/api/v1/dashboards/{vendor}", get(reports::dashboard))
+        .fallback(error::not_found)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_key));
+    let mut app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::metrics))
+        .merge(api);
+    if state.config.dashboard.enabled {
+        app = app
+            .route("/ui/config.json", get(ui::config))
+            .route("/", get(ui::index))
+            .route("/{*path}", get(ui::asset));
+    }
+    app.with_state(state)
+        .layer(tower_http::compression::CompressionLayer::new())
+}
+
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> Result<&'static str, ApiError> {
+    state
+        .read(|conn| {
+            conn.query_row("SELECT count(*) FROM session_state", [], |r| r.get::<_, i64>(0))?;
+            Ok(())
+        })
+        .await?;
+    Ok("ready")
+}

@@ -1,0 +1,201 @@
+//! Report routes: usage (JSON, CSV, xlsx), trends, Jira, raw sessions and the generated
+//! vendor dashboards.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::{Duration, NaiveDate, NaiveDateTime, Utc};
+use serde::Deserialize;
+
+use super::{ApiError, AppState};
+use crate::analytics::reports::{self, Period, PrimaryKey, UsageReport};
+use crate::analytics::sessions as session_list;
+
+/// Parses `YYYY-MM-DD` or RFC 3339 into a UTC timestamp. A bare date as `to` means the end of
+/// that day (the range is inclusive of it).
+pub fn parse_time(s: &str, end_of_day: bool) -> Result<NaiveDateTime, ApiError> {
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let d = if end_of_day { d + Duration::days(1) } else { d };
+        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default());
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.naive_utc())
+        .map_err(|_| ApiError::bad_request(format!("`{s}` is not a date (YYYY-MM-DD) or an RFC 3339 time")))
+}
+
+fn period(from: Option<&str>, to: Option<&str>) -> Result<Period, ApiError> {
+    let p = Period {
+        from: from.filter(|s| !s.is_empty()).map(|s| parse_time(s, false)).transpose()?,
+        to: to.filter(|s| !s.is_empty()).map(|s| parse_time(s, true)).transpose()?,
+    };
+    if let (Some(f), Some(t)) = (p.from, p.to)
+        && f >= t
+    {
+        return Err(ApiError::bad_request("`from` must be before `to`"));
+    }
+    Ok(p)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UsageQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub format: Option<String>,
+    pub primary_key: Option<PrimaryKey>,
+}
+
+/// `GET /api/v1/reports/usage`.
+pub async fn usage(State(state): State<AppState>, Query(q): Query<UsageQuery>) -> Result<Response, ApiError> {
+    let p = period(q.from.as_deref(), q.to.as_deref())?;
+    let key = q.primary_key.unwrap_or_default();
+    let settings = state.report_settings.clone();
+    let report = state.read(move |c| Ok(reports::usage(c, p, key, &settings)?)).await?;
+    match q.format.as_deref().unwrap_or("json") {
+        "json" => Ok(Json(report).into_response()),
+        "csv" => Ok(download("text/csv; charset=utf-8", "mirrord-usage.csv", users_csv(&report).into_bytes())),
+        "xlsx" => {
+            let bytes = crate::analytics::xlsx::usage_workbook(&report).map_err(|e| ApiError::internal(e.to_string()))?;
+            Ok(download(
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "mirrord-usage.xlsx",
+                bytes,
+            ))
+        }
+        other => Err(ApiError::bad_request(format!("unknown format `{other}`; use json, csv or xlsx"))),
+    }
+}
+
+fn download(mime: &'static str, name: &str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, mime.to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// Per-user rows as CSV.
+pub fn users_csv(report: &UsageReport) -> String {
+    let mut out = String::from(
+        "identifier,display_name,client_user,hostname,first_active,last_seen,total_session_count,total_session_time_seconds,average_session_duration_seconds,average_daily_sessions,ci_session_count\n",
+    );
+    let q = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    for u in &report.user_metrics {
+        let o = |v: &Option<String>| q(v.as_deref().unwrap_or(""));
+        out += &format!(
+            "{},{},{},{},{},{},{},{:.3},{:.3},{:.3},{}\n",
+            q(&u.identifier),
+            o(&u.display_name),
+            o(&u.client_user),
+            o(&u.hostname),
+            o(&u.first_active),
+            o(&u.last_seen),
+            u.total_session_count,
+            u.total_session_time_seconds,
+            u.average_session_duration_seconds,
+            u.average_daily_sessions,
+            u.ci_session_count
+        );
+    }
+    out
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TrendsQuery {
+    pub days: Option<i64>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// `GET /api/v1/reports/usage/trends?days=N` (1..3650) or `?from=&to=`.
+pub async fn trends(State(state): State<AppState>, Query(q): Query<TrendsQuery>) -> Result<Response, ApiError> {
+    let today = Utc::now().date_naive();
+    let (from, to) = match (q.from.as_deref(), q.to.as_deref()) {
+        (Some(f), t) => {
+            let from = parse_time(f, false)?.date();
+            let to = t.map(|t| parse_time(t, false).map(|d| d.date())).transpose()?.unwrap_or(today);
+            (from, to)
+        }
+        (None, _) => {
+            let days = q.days.unwrap_or(30);
+            if !(1..=3650).contains(&days) {
+                return Err(ApiError::bad_request("`days` must be between 1 and 3650"));
+            }
+            (today - Duration::days(days - 1), today)
+        }
+    };
+    if from > to || (to - from).num_days() >= 3650 {
+        return Err(ApiError::bad_request("the range must be 1 to 3650 days with `from` before `to`"));
+    }
+    let t = state.read(move |c| Ok(reports::trends(c, from, to)?)).await?;
+    Ok(Json(t).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct JiraQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// `GET /api/v1/reports/jira`.
+pub async fn jira_all(State(state): State<AppState>, Query(q): Query<JiraQuery>) -> Result<Response, ApiError> {
+    let p = period(q.from.as_deref(), q.to.as_deref())?;
+    let issues = state.read(move |c| Ok(reports::jira(c, p, None)?)).await?;
+    Ok(Json(serde_json::json!({ "issues": issues })).into_response())
+}
+
+/// `GET /api/v1/reports/jira/{KEY}`: 404 when no session mentions the key.
+pub async fn jira_one(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Query(q): Query<JiraQuery>,
+) -> Result<Response, ApiError> {
+    let p = period(q.from.as_deref(), q.to.as_deref())?;
+    let k = key.clone();
+    let mut issues = state.read(move |c| Ok(reports::jira(c, p, Some(&k))?)).await?;
+    match issues.pop() {
+        Some(issue) => Ok(Json(issue).into_response()),
+        None => Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            format!("no sessions for issue {key}"),
+        )),
+    }
+}
+
+/// `GET /api/v1/sessions`.
+pub async fn sessions(
+    State(state): State<AppState>,
+    Query(q): Query<session_list::SessionQuery>,
+) -> Result<Response, ApiError> {
+    let page = state.read(move |c| session_list::list(c, &q).map_err(|e| match e {
+        session_list::ListError::BadRequest(m) => ApiError::bad_request(m),
+        session_list::ListError::Store(e) => e.into(),
+    })).await?;
+    Ok(Json(page).into_response())
+}
+
+/// `GET /api/v1/dashboards/{vendor}`: the generated dashboard file(s) for a vendor.
+pub async fn dashboard(Path(vendor): Path<String>) -> Result<Response, ApiError> {
+    let files = render_dashboard(&vendor)?;
+    let Some((name, content)) = files.into_iter().next() else {
+        return Err(ApiError::internal("the generator produced no file"));
+    };
+    let mime = if name.ends_with(".ndjson") { "application/x-ndjson" } else { "application/json" };
+    Ok(download(mime, &name, content.into_bytes()))
+}
+
+/// Renders one vendor's dashboard with default options.
+fn render_dashboard(vendor: &str) -> Result<Vec<(String, String)>, ApiError> {
+    let vendor: crate::dashboards::Vendor = vendor.parse().map_err(|e: crate::dashboards::DashboardError| ApiError::bad_request(e.to_string()))?;
+    crate::dashboards::render(vendor, &crate::dashboards::DashboardOptions::default())
+        .map_err(|e| ApiError::internal(e.to_string()))
+}

@@ -1,0 +1,35 @@
+//! mirrord-usage: usage analytics from the mirrord Operator's functional logs.
+//!
+//! # Layout
+//! Data flows one way: **sources → parse → batch → store → derive → serve**.
+//!
+//! - [`event`]: the canonical [`event::OperatorEvent`] every parser produces.
+//! - [`parse`]: one file per input format (tracing JSON, fluentd, CRI, docker, text, OTLP/JSON);
+//!   each turns a raw record into an event, a skip (non-functional line) or a reject.
+//! - [`batch`]: collects events into Arrow `RecordBatch`es, the unit handed to storage.
+//! - [`store`]: the single DuckDB writer (migrations, dedup-on-insert, checkpoints) and readers.
+//! - [`ingest`]: one-shot import of files and stdin (the `ingest` subcommand).
+//! - [`sources`]: live receivers (OTLP gRPC/HTTP, Forward, file tailing) for `serve`.
+//! - [`pipeline`]: the bounded queue, batching, back-pressure and acknowledgements.
+//! - [`analytics`]: sessions (kept current per commit), reports, trends, Jira, xlsx.
+//! - [`api`]: the axum app: reports API, read-only SQL, ingest, `/metrics`, dashboard.
+//! - [`server`]: wires config, store, pipeline, receivers and API into `serve`.
+//! - [`config`]: defaults < file < environment < flags.
+//! - [`generate`]: deterministic synthetic operator logs for demos, tests and benchmarks.
+//! - [`dashboards`]: one panel model rendered to Grafana, Datadog and Kibana files.
+//! - [`bench`]: the ingest benchmark against DuckDB's own JSON reader.
+
+pub mod analytics;
+pub mod api;
+pub mod batch;
+pub mod bench;
+pub mod config;
+pub mod dashboards;
+pub mod event;
+pub mod generate;
+pub mod ingest;
+pub mod parse;
+pub mod pipeline;
+pub mod server;
+pub mod sources;
+pub mod store;

@@ -1,0 +1,198 @@
+//! `serve`: wires the whole service together — config, store, pipeline writer, receivers and
+//! the HTTP app — and shuts it down in order (stop accepting, drain the queue, commit, close).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use duckdb::params;
+use rand::RngCore;
+
+use crate::analytics::reports::ReportSettings;
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::generate::{self, GenerateOptions};
+use crate::pipeline::{self, PipelineConfig};
+use crate::sources;
+use crate::store::{Store, StoreError};
+
+/// Start-up errors.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("database error: {0}")]
+    Db(#[from] duckdb::Error),
+    #[error("cannot listen on {addr}: {source} (is another process using the port? pick one with --port)")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What `serve` was asked to do beyond the config.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    pub db: String,
+    /// Fill an empty database with 90 days of generated activity first.
+    pub demo: bool,
+    /// Don't start the OTLP, Forward and tail receivers (HTTP ingest stays on).
+    pub no_receivers: bool,
+    /// Turn `x-license-key` checks off.
+    pub insecure_no_auth: bool,
+}
+
+/// Copies configuration the SQL views read into the `settings` table.
+fn sync_settings(store: &Store, config: &Config) -> Result<(), duckdb::Error> {
+    let conn = store.connection();
+    let set = |k: &str, v: Option<String>| conn.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", params![k, v]);
+    set("ci_user_regex", Some(config.sessions.ci_user_regex.clone()))?;
+    set("ci_name_regex", Some(config.sessions.ci_name_regex.clone()))?;
+    set("abandon_after_seconds", Some(config.sessions.abandon_after_seconds.to_string()))?;
+    set("licenses", config.licenses.seats.map(|s| s.to_string()))?;
+    set("operator_version", config.licenses.operator_version.clone())?;
+    Ok(())
+}
+
+/// The API key: from config, else the one kept in the database, else a new random one that is
+/// kept so it survives restarts. Returns the key and whether it was just made.
+fn license_key(store: &Store, config: &Config) -> Result<(String, bool), duckdb::Error> {
+    if let Some(k) = config.api.license_key.as_ref().filter(|k| !k.is_empty()) {
+        return Ok((k.clone(), false));
+    }
+    let conn = store.connection();
+    let stored: Option<String> = conn
+        .query_row("SELECT value FROM settings WHERE key = 'api_license_key'", [], |r| r.get(0))
+        .ok()
+        .flatten();
+    if let Some(k) = stored {
+        return Ok((k, false));
+    }
+    let mut bytes = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let key = format!("mu_{}", hex::encode(bytes));
+    conn.execute("INSERT OR REPLACE INTO settings VALUES ('api_license_key', ?)", [&key])?;
+    Ok((key, true))
+}
+
+/// Fills an empty database with generated demo activity ending today.
+fn fill_demo(store: &mut Store) -> Result<u64, ServeError> {
+    let count: i64 = store.connection().query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
+    if count > 0 {
+        tracing::info!(events = count, "database not empty; --demo adds nothing");
+        return Ok(0);
+    }
+    let events = generate::events(&GenerateOptions::default());
+    let source: Arc<str> = Arc::from("demo");
+    let incoming: Vec<_> = events
+        .into_iter()
+        .map(|event| crate::batch::IncomingEvent { event, format: "generated", source: source.clone() })
+        .collect();
+    let mut stored = 0;
+    for chunk in incoming.chunks(50_000) {
+        stored += store.append(chunk, &[], &[])?.stored;
+    }
+    Ok(stored)
+}
+
+/// Runs the service until Ctrl-C / SIGTERM.
+pub async fn run(config: Config, opts: ServeOptions) -> Result<(), ServeError> {
+    let mut store = Store::open(&opts.db)?;
+    sync_settings(&store, &config)?;
+    if opts.demo {
+        let n = fill_demo(&mut store)?;
+        if n > 0 {
+            tracing::info!(events = n, "demo data generated (90 days, 40 developers)");
+        }
+    }
+    let (key, fresh) = license_key(&store, &config)?;
+    let license_key = if opts.insecure_no_auth {
+        tracing::warn!("--insecure-no-auth: the API accepts requests without x-license-key");
+        None
+    } else {
+        if fresh {
+            println!("API key (x-license-key), made now and kept in the database: {key}");
+        }
+        Some(Arc::from(key.as_str()))
+    };
+    let reader = store.reader()?;
+    // The receivers read their saved checkpoints (file offsets) through their own connection.
+    let sources_db = store.reader()?;
+    let pipeline_cfg = PipelineConfig {
+        batch_size: config.pipeline.batch_size.max(1),
+        flush_interval: Duration::from_millis(config.pipeline.flush_interval_ms.max(1)),
+        queue_capacity: config.pipeline.queue_capacity.max(1),
+    };
+    let (handle, writer) = pipeline::start(store, pipeline_cfg);
+    let state = AppState {
+        db: Arc::new(Mutex::new(reader)),
+        pipeline: handle.clone(),
+        config: Arc::new(config.clone()),
+        license_key,
+        report_settings: ReportSettings {
+            licenses: config.licenses.seats,
+            operator_version: config.licenses.operator_version.clone(),
+        },
+    };
+    let addr = format!("{}:{}", config.server.bind, config.server.port);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr: addr.clone(), source })?;
+    let local: SocketAddr = listener.local_addr().map_err(|e| ServeError::Other(e.to_string()))?;
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let receivers = if opts.no_receivers {
+        Vec::new()
+    } else {
+        sources::start_all(&config, handle.clone(), shutdown_rx.clone(), sources_db)
+            .await
+            .map_err(|e| ServeError::Other(e.to_string()))?
+    };
+    print_port_map(&local, &config, &receivers);
+    let app = api::router(state);
+    let mut rx = shutdown_rx.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    });
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: no new data accepted, draining the queue");
+        let _ = shutdown_tx.send(true);
+    });
+    server.await.map_err(|e| ServeError::Other(e.to_string()))?;
+    for r in receivers {
+        let _ = r.task.await;
+    }
+    drop(handle);
+    // The writer drains every queued submission before it returns.
+    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn print_port_map(local: &SocketAddr, config: &Config, receivers: &[sources::Running]) {
+    println!("mirrord-usage {} listening:", env!("CARGO_PKG_VERSION"));
+    println!("  http      {local}  dashboard /, API /api/v1, /metrics, HTTP JSON ingest /api/v1/ingest");
+    for r in receivers {
+        println!("  {:<9} {}", r.name, r.address);
+    }
+    if !config.dashboard.enabled {
+        println!("  (dashboard disabled)");
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,331 @@
+//! store: the DuckDB database. Opening and migrating it, the single writer that appends
+//! event batches (skipping events already stored) together with rejects and the source's
+//! checkpoint in one transaction, and read-only query helpers.
+//!
+//! Idempotency without a primary-key index: an event's id is a hash that includes its
+//! timestamp, so a duplicate can only sit among stored events with the same timestamp. The
+//! insert anti-joins the batch against `events` restricted to the batch's time range, which
+//! DuckDB prunes with its per-row-group min/max (zone maps). That keeps appends cheap on a
+//! large table and memory flat, where an ART index over billions of ids would not.
+
+pub mod query;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use duckdb::{Connection, params};
+
+use crate::batch::{IncomingEvent, to_record_batch};
+
+/// Numbered migrations, applied in order at open. Never edit one that has shipped; add another.
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "core", include_str!("../../schemas/duckdb/001_core.sql")),
+    (2, "sessions", include_str!("../../schemas/duckdb/002_sessions.sql")),
+];
+
+/// Views, recreated at every start so they always match the binary.
+const VIEWS: &str = include_str!("../../schemas/duckdb/views.sql");
+
+/// Largest raw excerpt kept with a reject.
+pub const EXCERPT_BYTES: usize = 2048;
+
+/// Storage errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the directory for the database {path}: {source}")]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("cannot open the database {path}: {source}")]
+    Open { path: String, source: duckdb::Error },
+    #[error("migration {version} ({name}) failed: {source}")]
+    Migrate { version: i32, name: &'static str, source: duckdb::Error },
+    #[error("database error: {0}")]
+    Db(#[from] duckdb::Error),
+    #[error("cannot build an Arrow batch: {0}")]
+    Arrow(#[from] duckdb::arrow::error::ArrowError),
+}
+
+/// A record that could not be turned into an event, with why and where.
+#[derive(Debug, Clone)]
+pub struct RejectRecord {
+    pub source: String,
+    pub location: Option<String>,
+    pub reason: String,
+    pub excerpt: String,
+}
+
+impl RejectRecord {
+    /// A reject with its raw input capped at [`EXCERPT_BYTES`] (lossy UTF-8).
+    pub fn new(source: &str, location: Option<String>, reason: String, raw: &[u8]) -> Self {
+        let capped = &raw[..raw.len().min(EXCERPT_BYTES)];
+        RejectRecord {
+            source: source.to_string(),
+            location,
+            reason,
+            excerpt: String::from_utf8_lossy(capped).into_owned(),
+        }
+    }
+}
+
+/// A source's position, saved with the events it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub source: String,
+    pub position: i64,
+    pub identity: Option<String>,
+}
+
+/// What one append did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct AppendStats {
+    /// New events stored.
+    pub stored: u64,
+    /// Events already stored (or repeated within the batch), skipped.
+    pub duplicates: u64,
+    /// Rejects recorded.
+    pub rejected: u64,
+}
+
+/// The database: owns the writer connection.
+pub struct Store {
+    conn: Connection,
+    path: String,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and applies migrations.
+    /// `:memory:` gives a private in-memory database.
+    pub fn open(path: &str) -> Result<Store, StoreError> {
+        let conn = if path == ":memory:" {
+            Connection::open_in_memory()
+        } else {
+            if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+            }
+            Connection::open(path)
+        }
+        .map_err(|source| StoreError::Open {
+            path: path.to_string(),
+            source,
+        })?;
+        let store = Store {
+            conn,
+            path: path.to_string(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Where the database lives (`:memory:` for in-memory).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)",
+        )?;
+        for &(version, name, sql) in MIGRATIONS {
+            let applied: i64 = self.conn.query_row(
+                "SELECT count(*) FROM schema_migrations WHERE version = ?",
+                params![version],
+                |r| r.get(0),
+            )?;
+            if applied > 0 {
+                continue;
+            }
+            let run = || -> Result<(), duckdb::Error> {
+                let tx = self.conn.unchecked_transaction()?;
+                tx.execute_batch(sql)?;
+                tx.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", params![version, name])?;
+                tx.commit()
+            };
+            run().map_err(|source| StoreError::Migrate { version, name, source })?;
+        }
+        self.conn.execute_batch(VIEWS)?;
+        self.conn.execute_batch("CREATE TEMP TABLE IF NOT EXISTS events_staging AS SELECT * FROM events LIMIT 0")?;
+        Ok(())
+    }
+
+    /// A second connection to the same database, for readers.
+    pub fn reader(&self) -> Result<Connection, StoreError> {
+        Ok(self.conn.try_clone()?)
+    }
+
+    /// The writer connection (for derived-table maintenance that must share its transactions).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Appends events (skipping ones already stored), rejects and source checkpoints in one
+    /// transaction. Either all of it is committed or none of it.
+    pub fn append(
+        &mut self,
+        events: &[IncomingEvent],
+        rejects: &[RejectRecord],
+        checkpoints: &[Checkpoint],
+    ) -> Result<AppendStats, StoreError> {
+        let now = Utc::now();
+        let mut seen = HashSet::with_capacity(events.len());
+        let unique: Vec<IncomingEvent> = events
+            .iter()
+            .filter(|e| seen.insert(e.event.id.as_str()))
+            .cloned()
+            .collect();
+        let mut stats = AppendStats {
+            duplicates: (events.len() - unique.len()) as u64,
+            rejected: rejects.len() as u64,
+            ..Default::default()
+        };
+        let tx = self.conn.transaction()?;
+        if !unique.is_empty() {
+            let inserted = insert_new_events(&tx, &unique, now)?;
+            stats.stored = inserted;
+            stats.duplicates += unique.len() as u64 - inserted;
+        }
+        insert_rejects(&tx, rejects, now)?;
+        for cp in checkpoints {
+            tx.execute(
+                "INSERT OR REPLACE INTO checkpoints (source, position, identity, updated_at) VALUES (?, ?, ?, ?)",
+                params![cp.source, cp.position, cp.identity, now.naive_utc()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(stats)
+    }
+
+    /// The saved position of `source`, if any.
+    pub fn checkpoint(&self, source: &str) -> Result<Option<Checkpoint>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT source, position, identity FROM checkpoints WHERE source = ?")?;
+        let mut rows = stmt.query(params![source])?;
+        Ok(match rows.next()? {
+            Some(r) => Some(Checkpoint {
+                source: r.get(0)?,
+                position: r.get(1)?,
+                identity: r.get(2)?,
+            }),
+            None => None,
+        })
+    }
+}
+
+fn time_bounds(events: &[IncomingEvent]) -> (DateTime<Utc>, DateTime<Utc>) {
+    let mut lo = events[0].event.timestamp;
+    let mut hi = lo;
+    for e in events {
+        lo = lo.min(e.event.timestamp);
+        hi = hi.max(e.event.timestamp);
+    }
+    (lo, hi)
+}
+
+/// Appends the batch to the staging table through the Arrow appender, drops the events that
+/// are already stored, moves the rest into `events` and folds them into the session state.
+/// Returns how many were new.
+fn insert_new_events(conn: &Connection, events: &[IncomingEvent], now: DateTime<Utc>) -> Result<u64, StoreError> {
+    conn.execute_batch("DELETE FROM events_staging")?;
+    {
+        let mut appender = conn.appender_to_catalog_and_db("events_staging", "temp", "main")?;
+        appender.append_record_batch(to_record_batch(events, now)?)?;
+        appender.flush()?;
+    }
+    let (lo, hi) = time_bounds(events);
+    conn.execute(include_str!("drop_stored_duplicates.sql"), params![lo.naive_utc(), hi.naive_utc()])?;
+    let inserted = conn.execute("INSERT INTO events SELECT * FROM events_staging", [])?;
+    if inserted > 0 {
+        conn.execute_batch(crate::analytics::sessions::FOLD_SQL)?;
+    }
+    Ok(inserted as u64)
+}
+
+fn insert_rejects(conn: &Connection, rejects: &[RejectRecord], now: DateTime<Utc>) -> Result<(), StoreError> {
+    if rejects.is_empty() {
+        return Ok(());
+    }
+    let mut appender = conn.appender("rejects")?;
+    for r in rejects {
+        appender.append_row(params![now.naive_utc(), r.source, r.location, r.reason, r.excerpt])?;
+    }
+    appender.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::event::{EventKind, OperatorEvent};
+
+    fn event(kind: EventKind, secs: i64, session: &str) -> IncomingEvent {
+        let mut e = OperatorEvent::new(kind, Utc.timestamp_opt(1_767_000_000 + secs, 0).unwrap());
+        e.session_id = Some(session.into());
+        e.client_id = Some("machine-1".into());
+        e.client_user = Some("ana@corp.example".into());
+        e.target = Some("deployment/api/container/main".into());
+        e.target_namespace = Some("shop".into());
+        if kind == EventKind::SessionEnd {
+            e.session_duration = Some(secs as f64 - 10.0);
+        }
+        if kind == EventKind::PortSteal {
+            e.port = Some(8080);
+        }
+        IncomingEvent { event: e.finish(), format: "tracing-json", source: Arc::from("test") }
+    }
+
+    fn session_row(store: &Store, id: &str) -> (Option<String>, String, Option<f64>, i64, String) {
+        store
+            .connection()
+            .query_row(
+                "SELECT CAST(started_at AS VARCHAR), status, duration_seconds, event_count, array_to_string(ports_stolen, ',') FROM sessions WHERE session_id = ?",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn sessions_fold_across_batches_in_any_order_and_replays_change_nothing() {
+        let mut store = Store::open(":memory:").unwrap();
+        let end = [event(EventKind::SessionEnd, 70, "s1")];
+        let first = store.append(&end, &[], &[]).unwrap();
+        assert_eq!(first.stored, 1);
+        let (started, status, duration, count, _) = session_row(&store, "s1");
+        assert_eq!(status, "closed", "an end without a start still counts");
+        assert_eq!(duration, Some(60.0));
+        assert_eq!(started.as_deref(), Some("2025-12-29 09:20:10"), "start = end - duration");
+        assert_eq!(count, 1);
+
+        let rest = [event(EventKind::SessionStart, 10, "s1"), event(EventKind::PortSteal, 20, "s1")];
+        let second = store.append(&rest, &[], &[]).unwrap();
+        assert_eq!(second.stored, 2);
+        let (started, status, _, count, ports) = session_row(&store, "s1");
+        assert_eq!(started.as_deref(), Some("2025-12-29 09:20:10"));
+        assert_eq!((status.as_str(), count, ports.as_str()), ("closed", 3, "8080"));
+
+        let mut all: Vec<IncomingEvent> = rest.to_vec();
+        all.extend(end.iter().cloned());
+        all.push(all[0].clone());
+        let replay = store.append(&all, &[], &[]).unwrap();
+        assert_eq!((replay.stored, replay.duplicates), (0, 4));
+        assert_eq!(session_row(&store, "s1").3, 3, "a replay must not inflate the session");
+    }
+
+    #[test]
+    fn rejects_and_checkpoints_commit_with_the_batch() {
+        let mut store = Store::open(":memory:").unwrap();
+        let reject = RejectRecord::new("tail:/x.log", Some("/x.log:3".into()), "bad".into(), &[b'x'; 5000]);
+        let cp = Checkpoint { source: "tail:/x.log".into(), position: 1234, identity: Some("1:2".into()) };
+        store.append(&[event(EventKind::SessionStart, 1, "s2")], &[reject], &[cp.clone()]).unwrap();
+        assert_eq!(store.checkpoint("tail:/x.log").unwrap(), Some(cp));
+        let len: i64 = store.connection().query_row("SELECT length(excerpt) FROM rejects", [], |r| r.get(0)).unwrap();
+        assert_eq!(len, EXCERPT_BYTES as i64);
+    }
+}

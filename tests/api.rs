@@ -1,0 +1,232 @@
+//! The HTTP API of `serve`: authentication on every route, the read-only SQL guard, the
+//! report formats, HTTP JSON ingest, and `/metrics` checked with `promtool`.
+
+mod common;
+
+use common::{KEY, Server};
+use serde_json::Value;
+
+const API_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/v1/reports/usage"),
+    ("GET", "/api/v1/reports/usage?format=csv"),
+    ("GET", "/api/v1/reports/usage?format=xlsx"),
+    ("GET", "/api/v1/reports/usage/trends?days=7"),
+    ("GET", "/api/v1/reports/jira"),
+    ("GET", "/api/v1/reports/jira/SHOP-1"),
+    ("GET", "/api/v1/sessions"),
+    ("POST", "/api/v1/sql"),
+    ("POST", "/api/v1/ingest"),
+    ("GET", "/api/v1/dashboards/grafana-prometheus"),
+];
+
+fn demo_server() -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("db.duckdb"), &["--demo", "--no-receivers"]);
+    (dir, server)
+}
+
+#[test]
+fn every_api_route_needs_the_key_401_missing_403_wrong_json_errors() {
+    let (_dir, server) = demo_server();
+    let client = Server::client();
+    for (method, path) in API_ROUTES {
+        let req = |key: Option<&str>| {
+            let mut r = match *method {
+                "GET" => client.get(server.url(path)),
+                _ => client.post(server.url(path)).body("{}"),
+            };
+            if let Some(k) = key {
+                r = r.header("x-license-key", k);
+            }
+            r.send().unwrap()
+        };
+        let missing = req(None);
+        assert_eq!(missing.status().as_u16(), 401, "{method} {path} without a key");
+        let body: Value = missing.json().unwrap();
+        assert!(body["error"]["message"].as_str().unwrap().contains("x-license-key"), "{body}");
+        let wrong = req(Some("nope"));
+        assert_eq!(wrong.status().as_u16(), 403, "{method} {path} with a wrong key");
+        let body: Value = wrong.json().unwrap();
+        assert_eq!(body["error"]["status"], 403);
+        let right = req(Some(KEY));
+        assert!(![401, 403].contains(&right.status().as_u16()), "{method} {path} with the key");
+    }
+    let open = client.get(server.url("/healthz")).send().unwrap();
+    assert_eq!(open.status().as_u16(), 200);
+    let metrics = client.get(server.url("/metrics")).send().unwrap();
+    assert_eq!(metrics.status().as_u16(), 200, "/metrics needs no key");
+}
+
+#[test]
+fn sql_endpoint_refuses_every_write_and_escape_form() {
+    let (dir, server) = demo_server();
+    let file = dir.path().join("secret.csv");
+    std::fs::write(&file, "a,b\n1,2\n").unwrap();
+    let f = file.display().to_string();
+    let forms = [
+        "INSERT INTO events SELECT * FROM events LIMIT 1".to_string(),
+        "UPDATE events SET level = 'x'".to_string(),
+        "DELETE FROM events".to_string(),
+        "DROP TABLE events".to_string(),
+        "CREATE TABLE x (a INT)".to_string(),
+        "ALTER TABLE events ADD COLUMN x INT".to_string(),
+        format!("COPY events TO '{}'", dir.path().join("out.csv").display()),
+        format!("ATTACH '{}' AS other", dir.path().join("other.duckdb").display()),
+        "DETACH other".to_string(),
+        "INSTALL httpfs".to_string(),
+        "LOAD httpfs".to_string(),
+        "PRAGMA database_list".to_string(),
+        "SET threads = 1".to_string(),
+        format!("EXPORT DATABASE '{}'", dir.path().join("exp").display()),
+        format!("SELECT * FROM read_csv('{f}')"),
+        format!("SELECT * FROM read_text('{f}')"),
+        format!("SELECT * FROM '{f}'"),
+        "SELECT * FROM glob('/etc/*')".to_string(),
+        "SELECT * FROM query('DROP TABLE events')".to_string(),
+        "SELECT getenv('HOME')".to_string(),
+        "SELECT 1; DROP TABLE events".to_string(),
+    ];
+    for q in &forms {
+        let (status, body) = server.sql(q);
+        assert_eq!(status, 400, "must refuse: {q}: {body}");
+        assert!(body["error"]["message"].is_string(), "{q}: {body}");
+    }
+    let (status, body) = server.sql("select count(*) as n from events");
+    assert_eq!(status, 200, "{body}");
+    assert!(body["rows"][0][0].as_i64().unwrap() > 1000, "the demo data is still there: {body}");
+    let (status, body) = server.sql("with x as (select kind from events) select kind, count(*) from x group by 1 order by 1");
+    assert_eq!(status, 200, "CTEs are fine: {body}");
+    assert_eq!(body["columns"][0], "kind");
+}
+
+#[test]
+fn usage_report_formats_and_errors() {
+    let (_dir, server) = demo_server();
+    let report = server.get_json("/api/v1/reports/usage");
+    for key in ["generalMetrics", "allTimeMetrics", "ciMetrics", "userMetrics", "targetMetrics", "userTargetMetrics", "uniqueMachines", "namespaceMetrics", "jiraMetrics"] {
+        assert!(report.get(key).is_some(), "{key} missing");
+    }
+    let users = report["userMetrics"].as_array().unwrap().len();
+    let (status, csv) = server.get("/api/v1/reports/usage?format=csv");
+    assert_eq!(status, 200);
+    assert_eq!(csv.lines().count(), users + 1, "a header and one row per user");
+    let r = Server::client()
+        .get(server.url("/api/v1/reports/usage?format=xlsx"))
+        .header("x-license-key", KEY)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.bytes().unwrap().starts_with(b"PK"), "xlsx is a zip");
+    let (status, body) = server.get("/api/v1/reports/usage?from=yesterday");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("not a date"));
+    let (status, _) = server.get("/api/v1/reports/usage/trends?days=0");
+    assert_eq!(status, 400);
+    let (status, _) = server.get("/api/v1/reports/usage/trends?days=3651");
+    assert_eq!(status, 400);
+    let trends = server.get_json("/api/v1/reports/usage/trends?days=90");
+    assert_eq!(trends["dailySessions"].as_array().unwrap().len(), 90, "every day is present");
+}
+
+#[test]
+fn sessions_are_cursor_paginated_without_gaps_or_repeats() {
+    let (_dir, server) = demo_server();
+    let total = server.sql("select count(*) from sessions").1["rows"][0][0].as_i64().unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/sessions?limit=500&cursor={c}"),
+            None => "/api/v1/sessions?limit=500".to_string(),
+        };
+        let page = server.get_json(&path);
+        for s in page["sessions"].as_array().unwrap() {
+            assert!(seen.insert(s["sessionId"].as_str().unwrap().to_string()), "repeated {s}");
+        }
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len() as i64, total);
+    let ci = server.get_json("/api/v1/sessions?kind=ci&limit=50");
+    assert!(ci["sessions"].as_array().unwrap().iter().all(|s| s["kind"] == "ci"));
+    let (status, _) = server.get("/api/v1/sessions?kind=robot");
+    assert_eq!(status, 400);
+}
+
+#[test]
+fn http_ingest_accepts_object_array_and_ndjson_and_counts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("db.duckdb"), &["--no-receivers"]);
+    let line = |ts: &str, msg: &str| {
+        serde_json::json!({"timestamp": ts, "level": "INFO", "fields": {"message": msg, "session_id": "H1", "client_id": "m1"}, "target": "operator::session"})
+    };
+    let fluentd = |v: &Value| serde_json::json!({"log": v.to_string(), "stream": "stdout", "kubernetes": {"pod_name": "op"}});
+    let a = line("2026-04-01T10:00:00.000001Z", "Session Start");
+    let b = line("2026-04-01T10:05:00.000001Z", "Session End");
+    let post = |body: String, ctype: &str| {
+        Server::client()
+            .post(server.url("/api/v1/ingest"))
+            .header("x-license-key", KEY)
+            .header("content-type", ctype)
+            .body(body)
+            .send()
+            .unwrap()
+    };
+    let r = post(a.to_string(), "application/json");
+    assert_eq!(r.status().as_u16(), 200);
+    let r = post(serde_json::json!([fluentd(&a), fluentd(&b)]).to_string(), "application/json");
+    assert_eq!(r.status().as_u16(), 200);
+    let r = post(format!("{}\n{}\nnot json\n", fluentd(&b), a), "application/x-ndjson");
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["rejected"], 1, "{body}");
+    let (_, n) = server.sql("select count(*) from events");
+    assert_eq!(n["rows"][0][0], 2, "two distinct events however often they came");
+    let (_, r) = server.sql("select count(*) from rejects");
+    assert_eq!(r["rows"][0][0], 1);
+}
+
+#[test]
+fn metrics_pass_promtool() {
+    let (_dir, server) = demo_server();
+    let body = Server::client().get(server.url("/metrics")).send().unwrap().text().unwrap();
+    for series in ["mirrord_sessions_create_total", "mirrord_ci_sessions_create_total", "mirrord_sessions_duration_seconds_bucket", "mirrord_usage_sessions_total", "mirrord_usage_port_events_total", "mirrord_usage_ingest_records_total"] {
+        assert!(body.contains(series), "{series} missing");
+    }
+    let promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = promtool.expect("promtool missing: run .ci/install.d/api.sh (Debian package prometheus)");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn responses_match_the_openapi_spec() {
+    let (_dir, server) = demo_server();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = std::process::Command::new("python3")
+        .arg(format!("{root}/tests/api/check_openapi.py"))
+        .arg(format!("{root}/schemas/openapi.yaml"))
+        .arg(server.url(""))
+        .arg(KEY)
+        .output()
+        .expect("python3 with PyYAML and jsonschema: run .ci/install.d/api.sh");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

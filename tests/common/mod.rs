@@ -1,0 +1,116 @@
+//! Shared helpers for integration tests: start the real `serve` on free loopback ports and talk
+//! to it over HTTP.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const KEY: &str = "test-key-123";
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_mirrord-usage")
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running `serve`, killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub db: PathBuf,
+    pub output: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts `serve` on a free port with `extra` arguments and waits for `/healthz`.
+    pub fn start(db: &Path, extra: &[&str]) -> Server {
+        let port = free_port();
+        let mut child = Command::new(bin())
+            .arg("--db")
+            .arg(db)
+            .args(["serve", "--bind", "127.0.0.1", "--port", &port.to_string(), "--license-key", KEY])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start serve");
+        let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        for pipe in [child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>), child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)].into_iter().flatten() {
+            let out = output.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    out.lock().unwrap().push(line);
+                }
+            });
+        }
+        let server = Server { child, port, db: db.to_path_buf(), output };
+        server.wait_healthy();
+        server
+    }
+
+    fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            if let Ok(r) = reqwest::blocking::get(self.url("/healthz"))
+                && r.status().is_success()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("serve did not become healthy; output:\n{}", self.output.lock().unwrap().join("\n"));
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    pub fn client() -> reqwest::blocking::Client {
+        reqwest::blocking::Client::builder().timeout(Duration::from_secs(120)).build().unwrap()
+    }
+
+    /// GET with the key; returns status and body.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        let r = Self::client().get(self.url(path)).header("x-license-key", KEY).send().unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    }
+
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        let (status, body) = self.get(path);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+
+    /// POST /api/v1/sql with the key.
+    pub fn sql(&self, query: &str) -> (u16, serde_json::Value) {
+        let r = Self::client()
+            .post(self.url("/api/v1/sql"))
+            .header("x-license-key", KEY)
+            .json(&serde_json::json!({ "query": query }))
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Stops the server with SIGTERM and waits.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
