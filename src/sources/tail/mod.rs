@@ -1,0 +1,534 @@
+//! File tailing: follows container-log files matched by `[tail] paths` globs (CRI, docker
+//! json-file, or plain operator lines; the parser detects each line's format) and commits each
+//! batch of lines with the file's checkpoint in the same transaction.
+//!
+//! How files are told apart and followed:
+//! - A checkpoint is `(tail:<path>, byte offset after the last complete line, identity)`, the
+//!   identity being `dev:ino` plus a fingerprint of the first bytes ([`identity`]). At start-up
+//!   a file whose identity has a checkpoint resumes exactly there: no gap, no duplicate.
+//! - Files that appear later are read from their beginning; files present at the first scan
+//!   with no checkpoint start at `[tail] start_at` (`beginning` or `end`).
+//! - Rotation by rename: when a path points to a new file, the old one (still open) is read on
+//!   as `tail:<path>#rotated` until it has been quiet for `rotate_wait_ms`. If the service was
+//!   down during a rotation, the old file is found again by identity in the same directory.
+//! - Copytruncate: a file that shrank, or whose first bytes changed, is read again from 0; the
+//!   lines written between the last read and the truncation are read from the copy, found in
+//!   the same directory by fingerprint.
+//! - `notify` only wakes the loop early; a rescan every `poll_interval_ms` finds everything
+//!   (symlinked `/var/log/containers`, lost inotify events).
+//! - Back-pressure: the loop waits for each commit, so a full queue pauses reading.
+//!
+//! The tailer runs on one blocking thread; it reads a bounded amount per file per turn.
+
+mod file;
+pub mod identity;
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
+
+use notify::{RecursiveMode, Watcher};
+use tokio::runtime::Handle;
+use tokio::sync::watch;
+
+use self::file::{Change, Tracked, last_line_end};
+use self::identity::{Fingerprint, Identity, Inode};
+use super::{Running, SourceError, stopped};
+use crate::config::TailConfig;
+use crate::pipeline::{PipelineHandle, Submission};
+use crate::store::Checkpoint;
+
+/// Prefix of the tailer's checkpoint sources.
+const KEY_PREFIX: &str = "tail:";
+
+/// Suffix of the checkpoint of a file rotated away from its path.
+const ROTATED_SUFFIX: &str = "#rotated";
+
+/// Batches read from one file per turn, so one big file doesn't starve the others.
+const BATCHES_PER_TURN: usize = 8;
+
+/// Pause after a failed commit before reading again.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// Loads the tailer's saved checkpoints through a reader connection.
+pub fn load_checkpoints(conn: &duckdb::Connection) -> Result<Vec<Checkpoint>, duckdb::Error> {
+    let mut stmt = conn.prepare(
+        "SELECT source, position, identity FROM checkpoints WHERE starts_with(source, ?)",
+    )?;
+    let rows = stmt.query_map([KEY_PREFIX], |r| {
+        Ok(Checkpoint {
+            source: r.get(0)?,
+            position: r.get(1)?,
+            identity: r.get(2)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Where to begin in a file seen at the first scan that has no checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StartAt {
+    Beginning,
+    End,
+}
+
+/// A saved checkpoint whose file may need reading on.
+struct Saved {
+    key: String,
+    path: PathBuf,
+    identity: Identity,
+    position: u64,
+}
+
+/// Starts the tailer on a blocking thread.
+pub fn start(
+    config: &TailConfig,
+    batch_size: usize,
+    saved: Vec<Checkpoint>,
+    pipeline: PipelineHandle,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Running, SourceError> {
+    let start_at = match config.start_at.as_str() {
+        "beginning" => StartAt::Beginning,
+        "end" => StartAt::End,
+        other => {
+            return Err(SourceError::Tail(format!(
+                "start_at must be \"beginning\" or \"end\", not {other:?}"
+            )));
+        }
+    };
+    for pattern in &config.paths {
+        glob::Pattern::new(pattern)
+            .map_err(|e| SourceError::Tail(format!("bad glob {pattern:?}: {e}")))?;
+    }
+    let (wake_tx, wake_rx) = std_mpsc::channel();
+    let stop_wake = wake_tx.clone();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        stopped(stop).await;
+        let _ = stop_wake.send(());
+    });
+    let mut tailer = Tailer {
+        patterns: config.paths.clone(),
+        start_at,
+        poll: Duration::from_millis(config.poll_interval_ms.max(10)),
+        rotate_wait: Duration::from_millis(config.rotate_wait_ms),
+        max_events: batch_size.max(1),
+        active: HashMap::new(),
+        draining: Vec::new(),
+        known: HashMap::new(),
+        saved_paths: HashSet::new(),
+        watched: HashSet::new(),
+        pipeline,
+        runtime: Handle::current(),
+        shutdown,
+    };
+    let orphans = tailer.remember(saved);
+    let address = config.paths.join(", ");
+    let blocking = tokio::task::spawn_blocking(move || tailer.run(orphans, wake_tx, wake_rx));
+    let task = tokio::spawn(async move {
+        if let Err(e) = blocking.await {
+            tracing::error!(error = %e, "the tailer stopped");
+        }
+    });
+    Ok(Running {
+        name: "tail",
+        address,
+        task,
+    })
+}
+
+struct Tailer {
+    patterns: Vec<String>,
+    start_at: StartAt,
+    poll: Duration,
+    rotate_wait: Duration,
+    max_events: usize,
+    /// Files followed at their matched path.
+    active: HashMap<PathBuf, Tracked>,
+    /// Files rotated away, read until quiet.
+    draining: Vec<Tracked>,
+    /// Positions of files not followed right now, by inode: from checkpoints, or files that
+    /// were drained. A file found again resumes there.
+    known: HashMap<Inode, (Fingerprint, u64)>,
+    /// Paths that had a checkpoint: a new file there is a successor, read from its start.
+    saved_paths: HashSet<PathBuf>,
+    watched: HashSet<PathBuf>,
+    pipeline: PipelineHandle,
+    runtime: Handle,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Tailer {
+    /// Takes in saved checkpoints; returns them for the search for rotated files.
+    fn remember(&mut self, saved: Vec<Checkpoint>) -> Vec<Saved> {
+        let mut out = Vec::new();
+        for cp in saved {
+            let Some(rest) = cp.source.strip_prefix(KEY_PREFIX) else {
+                continue;
+            };
+            let Some(Ok(identity)) = cp.identity.as_deref().map(str::parse::<Identity>) else {
+                continue;
+            };
+            let rotated = rest.ends_with(ROTATED_SUFFIX);
+            let path = PathBuf::from(rest.strip_suffix(ROTATED_SUFFIX).unwrap_or(rest));
+            if !rotated {
+                self.saved_paths.insert(path.clone());
+            }
+            let position = u64::try_from(cp.position).unwrap_or(0);
+            // The same file may have two rows (before and after it rotated): the further wins.
+            let entry = self
+                .known
+                .entry(identity.inode)
+                .or_insert((identity.fingerprint.clone(), position));
+            if entry.0 == identity.fingerprint {
+                entry.1 = entry.1.max(position);
+            }
+            out.push(Saved {
+                key: cp.source,
+                path,
+                identity,
+                position,
+            });
+        }
+        out
+    }
+
+    fn stopping(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    fn run(
+        mut self,
+        orphans: Vec<Saved>,
+        wake_tx: std_mpsc::Sender<()>,
+        wake: std_mpsc::Receiver<()>,
+    ) {
+        let mut watcher = notify::recommended_watcher(move |_| {
+            let _ = wake_tx.send(());
+        })
+        .map_err(|e| tracing::warn!(error = %e, "tail: no file-system notifications; polling only"))
+        .ok();
+        self.scan(true, watcher.as_mut());
+        self.find_rotated(orphans);
+        while !self.stopping() {
+            let busy = self.read_all();
+            if self.stopping() {
+                break;
+            }
+            if !busy {
+                let _ = wake.recv_timeout(self.poll);
+                while wake.try_recv().is_ok() {}
+            }
+            self.scan(false, watcher.as_mut());
+        }
+        tracing::info!("tail: stopped; checkpoints are committed");
+    }
+
+    /// Paths the globs match now (regular files, symlinks followed).
+    fn matches(&self) -> Vec<(PathBuf, std::fs::Metadata)> {
+        let mut out = Vec::new();
+        for pattern in &self.patterns {
+            let Ok(paths) = glob::glob(pattern) else {
+                continue;
+            };
+            for path in paths.flatten() {
+                match std::fs::metadata(&path) {
+                    Ok(meta) if meta.is_file() => out.push((path, meta)),
+                    _ => {}
+                }
+            }
+        }
+        out
+    }
+
+    fn scan(&mut self, first: bool, mut watcher: Option<&mut notify::RecommendedWatcher>) {
+        let matches = self.matches();
+        let seen: HashSet<&PathBuf> = matches.iter().map(|(p, _)| p).collect();
+        let gone: Vec<PathBuf> = self
+            .active
+            .keys()
+            .filter(|p| !seen.contains(p))
+            .cloned()
+            .collect();
+        for path in gone {
+            self.rotate_out(&path);
+        }
+        let inodes: HashSet<Inode> = matches.iter().map(|(_, m)| Inode::of(m)).collect();
+        for (path, meta) in &matches {
+            let inode = Inode::of(meta);
+            match self.active.get(path) {
+                Some(t) if t.inode == inode => continue,
+                Some(_) => self.rotate_out(path),
+                None => {}
+            }
+            if self.is_followed(inode) {
+                continue; // renamed onto another matched path while still being read
+            }
+            match self.open(path, inode, meta.len(), first) {
+                Ok(t) => {
+                    if let Some(w) = watcher.as_deref_mut() {
+                        self.watch_dir(w, path);
+                    }
+                    self.active.insert(path.clone(), t);
+                }
+                Err(e) => tracing::warn!(path = %path.display(), error = %e, "tail: cannot open"),
+            }
+        }
+        if let Some(w) = watcher {
+            for pattern in self.patterns.clone() {
+                self.watch_dir(w, &glob_base(&pattern));
+            }
+        }
+        if !first {
+            self.known.retain(|inode, _| inodes.contains(inode));
+        }
+    }
+
+    fn is_followed(&self, inode: Inode) -> bool {
+        self.active
+            .values()
+            .chain(&self.draining)
+            .any(|t| t.inode == inode)
+    }
+
+    /// Opens a newly matched file at the right place: where its checkpoint says, else at its
+    /// start (a file that appeared later, or a successor at a known path), else `start_at`.
+    fn open(&self, path: &Path, inode: Inode, size: u64, first: bool) -> std::io::Result<Tracked> {
+        let file = File::open(path)?;
+        let resume = match self.known.get(&inode) {
+            Some((fingerprint, position)) if fingerprint.still_matches(&file)? => Some(*position),
+            _ => None,
+        };
+        let position = match resume {
+            Some(p) => p,
+            None if first && self.start_at == StartAt::End && !self.saved_paths.contains(path) => {
+                last_line_end(&file, size)?
+            }
+            None => 0,
+        };
+        tracing::info!(path = %path.display(), position, "tail: following");
+        Tracked::new(file, path, inode, position)
+    }
+
+    /// The file at `path` was rotated away (renamed, removed, replaced): keep reading it
+    /// under its own checkpoint until it is quiet.
+    fn rotate_out(&mut self, path: &Path) {
+        let Some(mut t) = self.active.remove(path) else {
+            return;
+        };
+        t.key.push_str(ROTATED_SUFFIX);
+        // A file rotated twice while still being drained is not written to any more.
+        for older in self.draining.iter_mut().filter(|d| d.key == t.key) {
+            older.rotated_at = Some(Instant::now() - self.rotate_wait);
+        }
+        t.rotated_at = Some(Instant::now());
+        self.draining.push(t);
+    }
+
+    /// After a restart: files whose checkpoint names an identity not found by the globs, found
+    /// again in their directory (rotated while the service was down), are read on.
+    fn find_rotated(&mut self, saved: Vec<Saved>) {
+        for s in saved {
+            if self.is_followed(s.identity.inode) {
+                continue;
+            }
+            let Some(dir) = s.path.parent() else { continue };
+            let found = find_in_dir(dir, |_, inode, file| {
+                Ok(inode == s.identity.inode && s.identity.fingerprint.still_matches(file)?)
+            });
+            let Some((path, file, _)) = found else {
+                continue;
+            };
+            match Tracked::new(file, &path, s.identity.inode, s.position) {
+                Ok(mut t) => {
+                    tracing::info!(path = %path.display(), position = s.position, "tail: reading a file rotated while stopped");
+                    t.key = format!("{}{ROTATED_SUFFIX}", s.key.trim_end_matches(ROTATED_SUFFIX));
+                    t.rotated_at = Some(Instant::now());
+                    self.draining.push(t);
+                }
+                Err(e) => tracing::warn!(path = %path.display(), error = %e, "tail: cannot reopen"),
+            }
+        }
+    }
+
+    /// One turn over every file. Returns whether anything was read.
+    fn read_all(&mut self) -> bool {
+        let mut busy = false;
+        let paths: Vec<PathBuf> = self.active.keys().cloned().collect();
+        for path in paths {
+            let Some(mut t) = self.active.remove(&path) else {
+                continue;
+            };
+            busy |= self.pump(&mut t);
+            self.active.insert(path, t);
+        }
+        let draining = std::mem::take(&mut self.draining);
+        for mut t in draining {
+            busy |= self.pump(&mut t);
+            if self.drained(&t) {
+                self.known
+                    .insert(t.inode, (t.fingerprint().clone(), t.read_pos()));
+            } else {
+                self.draining.push(t);
+            }
+        }
+        busy
+    }
+
+    /// Whether a rotated-away file has been read to its end and quiet for `rotate_wait`.
+    fn drained(&self, t: &Tracked) -> bool {
+        let quiet = t
+            .rotated_at
+            .is_some_and(|at| at.elapsed() >= self.rotate_wait);
+        quiet && t.at_end().unwrap_or(true)
+    }
+
+    /// Reads what is new in one file, committing batch by batch.
+    fn pump(&mut self, t: &mut Tracked) -> bool {
+        match t.check() {
+            Ok(Change::Truncated) => self.truncated(t),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(path = %t.path.display(), error = %e, "tail: cannot read");
+                return false;
+            }
+        }
+        let mut busy = false;
+        for _ in 0..BATCHES_PER_TURN {
+            let batch = match t.read_batch(self.max_events) {
+                Ok(Some(b)) => b,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(path = %t.path.display(), error = %e, "tail: read failed");
+                    break;
+                }
+            };
+            busy = true;
+            let stored = self.commit(batch);
+            t.committed(stored);
+            if !stored || self.stopping() {
+                break;
+            }
+        }
+        busy
+    }
+
+    /// Copytruncate: read the lines written after our last read from the copy (same first
+    /// bytes, at least as long, in the same directory), then read the file again from 0.
+    fn truncated(&mut self, t: &mut Tracked) {
+        tracing::info!(path = %t.path.display(), "tail: truncated; reading it again from the start");
+        let (fingerprint, read_pos, own) = (t.fingerprint().clone(), t.read_pos(), t.inode);
+        let dir = t.path.parent().unwrap_or(Path::new("/"));
+        let copy = find_in_dir(dir, |meta, inode, file| {
+            Ok(inode != own && meta.len() > read_pos && fingerprint.still_matches(file)?)
+        });
+        if let Some((path, file, inode)) = copy
+            && !self.is_followed(inode)
+        {
+            self.drain_copy(t, &path, file, inode, read_pos);
+        }
+        if let Err(e) = t.restart_from_zero() {
+            tracing::warn!(path = %t.path.display(), error = %e, "tail: cannot reread");
+        }
+    }
+
+    fn drain_copy(&mut self, t: &mut Tracked, path: &Path, file: File, inode: Inode, from: u64) {
+        match Tracked::new(file, path, inode, from) {
+            Ok(mut copy) => {
+                tracing::info!(path = %path.display(), from, "tail: reading the end of the truncated file from its copy");
+                copy.key = format!("{}{ROTATED_SUFFIX}", t.key.trim_end_matches(ROTATED_SUFFIX));
+                copy.set_parser(t.take_parser());
+                copy.rotated_at = Some(Instant::now() - self.rotate_wait);
+                self.draining.push(copy);
+            }
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "tail: cannot open the copy")
+            }
+        }
+    }
+
+    /// Commits one batch, waiting for room in the queue and for the commit.
+    fn commit(&self, batch: Submission) -> bool {
+        match self.runtime.block_on(self.pipeline.submit(batch)) {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "tail: commit failed; reading again from the last checkpoint");
+                std::thread::sleep(RETRY_PAUSE);
+                false
+            }
+        }
+    }
+
+    fn watch_dir(&mut self, watcher: &mut notify::RecommendedWatcher, path: &Path) {
+        let dir = std::fs::canonicalize(path).ok().and_then(|p| {
+            if p.is_dir() {
+                Some(p)
+            } else {
+                p.parent().map(Path::to_path_buf)
+            }
+        });
+        let Some(dir) = dir else { return };
+        if self.watched.insert(dir.clone())
+            && let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive)
+        {
+            tracing::debug!(dir = %dir.display(), error = %e, "tail: cannot watch; polling");
+        }
+    }
+}
+
+/// The first regular file in `dir` for which `pick(metadata, inode, file)` holds.
+fn find_in_dir(
+    dir: &Path,
+    pick: impl Fn(&std::fs::Metadata, Inode, &File) -> std::io::Result<bool>,
+) -> Option<(PathBuf, File, Inode)> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        let Ok(file) = File::open(&path) else {
+            continue;
+        };
+        let inode = Inode::of(&meta);
+        if pick(&meta, inode, &file).unwrap_or(false) {
+            return Some((path, file, inode));
+        }
+    }
+    None
+}
+
+/// The directory part of a glob before its first wildcard.
+fn glob_base(pattern: &str) -> PathBuf {
+    let mut base = PathBuf::new();
+    for part in Path::new(pattern).components() {
+        let text = part.as_os_str().to_string_lossy();
+        if text.contains(['*', '?', '[', '{']) {
+            break;
+        }
+        base.push(part);
+    }
+    base
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_bases_stop_at_the_first_wildcard() {
+        assert_eq!(
+            glob_base("/var/log/containers/*mirrord*.log"),
+            PathBuf::from("/var/log/containers")
+        );
+        assert_eq!(
+            glob_base("/var/log/pods/*/op/*.log"),
+            PathBuf::from("/var/log/pods")
+        );
+    }
+}

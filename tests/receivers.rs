@@ -1,0 +1,568 @@
+//! Live ingestion end to end: the real `mirrord-usage serve` receiving from real clients no one
+//! here wrote — the OpenTelemetry Python SDK's OTLP exporters (gRPC and HTTP/protobuf), `curl`
+//! for OTLP/JSON and NDJSON, `@fluent-org/logger` (Node) for every Forward mode with acks and
+//! the shared-key handshake, and `fluent-logger` (Python) for Message mode. Each test checks
+//! the exact rows stored, and that the same events over two transports are stored once.
+
+#[path = "clients/harness.rs"]
+mod harness;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use harness::*;
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Runs curl; returns the HTTP status and body.
+fn curl(dir: &Path, args: &[&str]) -> (u16, String) {
+    let body_file = dir.join("curl-body");
+    let out = run_client(
+        Command::new("curl")
+            .args(["-s", "-S", "--max-time", "60", "-o"])
+            .arg(&body_file)
+            .args(["-w", "%{http_code}"])
+            .args(args),
+    );
+    let status = out.trim().parse().expect("an HTTP status from curl");
+    (
+        status,
+        std::fs::read_to_string(&body_file).unwrap_or_default(),
+    )
+}
+
+fn post_file(
+    dir: &Path,
+    url: &str,
+    content_type: &str,
+    body: &[u8],
+    extra: &[&str],
+) -> (u16, String) {
+    let file = dir.join("curl-request");
+    std::fs::write(&file, body).expect("write the request body");
+    let data = format!("@{}", file.display());
+    let ct = format!("Content-Type: {content_type}");
+    let mut args = vec!["-X", "POST", "-H", &ct, "--data-binary", &data];
+    args.extend_from_slice(extra);
+    args.push(url);
+    curl(dir, &args)
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).expect("gzip");
+    enc.finish().expect("gzip")
+}
+
+#[test]
+fn otlp_grpc_from_the_python_sdk_stores_every_record_with_resource_attributes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "");
+    let sent = events(0, 600);
+    let endpoint = format!("http://127.0.0.1:{}", server.ports.otlp_grpc);
+    send_with_otel_sdk("grpc", &endpoint, &sent, dir.path(), true);
+    assert_eq!(server.sql(ROWS_QUERY), rows(&sent));
+    let meta = server.sql(
+        "SELECT DISTINCT source, format, operator_version, cluster, client_user FROM events WHERE session_id = '00005E5500000002'",
+    );
+    assert_eq!(
+        meta,
+        vec![vec![
+            json!("otlp-grpc"),
+            json!("otlp"),
+            json!("3.120.0"),
+            json!("receivers-test"),
+            json!("dev2@corp.example")
+        ]]
+    );
+    assert_eq!(server.count("SELECT count(*) FROM rejects"), 0);
+}
+
+#[test]
+fn otlp_http_protobuf_from_the_python_sdk_stores_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "");
+    let sent = events(10_000, 500);
+    let endpoint = format!("http://127.0.0.1:{}/v1/logs", server.ports.otlp_http);
+    send_with_otel_sdk("http", &endpoint, &sent, dir.path(), true);
+    assert_eq!(server.sql(ROWS_QUERY), rows(&sent));
+    assert_eq!(
+        server.count("SELECT count(*) FROM events WHERE source = 'otlp-http' AND port IS NOT NULL"),
+        250
+    );
+}
+
+#[test]
+fn otlp_http_json_with_curl_is_as_lenient_as_the_collector_and_uses_otlp_status_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "");
+    let url = format!("http://127.0.0.1:{}/v1/logs", server.ports.otlp_http);
+    let d = dir.path();
+
+    // camelCase, gzip.
+    let camel = events(0, 4);
+    let body = otlp_json_request(camel.iter().map(OpEvent::otlp_json_record).collect()).to_string();
+    let (status, reply) = post_file(
+        d,
+        &url,
+        "application/json",
+        &gzip(body.as_bytes()),
+        &["-H", "Content-Encoding: gzip"],
+    );
+    assert_eq!((status, reply.as_str()), (200, "{}"));
+
+    // snake_case keys and enum names, as the Collector accepts them: nothing may be lost.
+    let snake = events(4, 3);
+    let snake_body = body_to_snake_case(&otlp_json_request(
+        snake.iter().map(OpEvent::otlp_json_record).collect(),
+    ));
+    let (status, reply) = post_file(
+        d,
+        &url,
+        "application/json; charset=utf-8",
+        snake_body.as_bytes(),
+        &[],
+    );
+    assert_eq!((status, reply.as_str()), (200, "{}"));
+
+    // One bad record among good ones: 200 with partialSuccess, the good ones stored.
+    let good = events(7, 2);
+    let mut records: Vec<Value> = good.iter().map(OpEvent::otlp_json_record).collect();
+    let mut bad = OpEvent { n: 9 }.otlp_json_record();
+    bad["attributes"] = json!([{"key": "port", "value": {"stringValue": "not-a-port"}}]);
+    records.insert(1, bad);
+    let (status, reply) = post_file(
+        d,
+        &url,
+        "application/json",
+        otlp_json_request(records).to_string().as_bytes(),
+        &[],
+    );
+    assert_eq!(status, 200, "{reply}");
+    let reply: Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(
+        reply["partialSuccess"]["rejectedLogRecords"],
+        json!("1"),
+        "{reply}"
+    );
+    assert!(
+        reply["partialSuccess"]["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("port"),
+        "{reply}"
+    );
+
+    let stored: Vec<OpEvent> = camel.into_iter().chain(snake).chain(good).collect();
+    assert_eq!(server.sql(ROWS_QUERY), rows(&stored));
+    let rejects = server.sql("SELECT source, location, reason FROM rejects");
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects[0][0], json!("otlp-http"));
+    assert_eq!(rejects[0][1], json!("record 2"));
+    assert!(
+        rejects[0][2].as_str().unwrap().contains("field `port`"),
+        "{rejects:?}"
+    );
+
+    // Bad data, wrong type, wrong method, unknown path.
+    assert_eq!(
+        post_file(d, &url, "application/json", b"{\"resourceLogs\": 7}", &[]).0,
+        400
+    );
+    assert_eq!(
+        post_file(d, &url, "application/json", b"not json", &[]).0,
+        400
+    );
+    assert_eq!(
+        post_file(d, &url, "application/x-protobuf", b"\xff\xff\xff", &[]).0,
+        400
+    );
+    assert_eq!(post_file(d, &url, "text/plain", b"hello", &[]).0, 415);
+    assert_eq!(curl(d, &[&url]).0, 405);
+    assert_eq!(
+        post_file(
+            d,
+            &url.replace("/v1/logs", "/v1/traces"),
+            "application/json",
+            b"{}",
+            &[]
+        )
+        .0,
+        404
+    );
+    assert_eq!(
+        server.sql(ROWS_QUERY).len(),
+        9,
+        "refused requests store nothing"
+    );
+}
+
+#[test]
+fn oversized_bodies_are_413_also_after_decompression() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "max_body_bytes = 100000\n");
+    let url = format!("http://127.0.0.1:{}/v1/logs", server.ports.otlp_http);
+    // 1 MB of spaces compresses to about 1 KB: a small gzip bomb.
+    let padded = format!(
+        "{}{}",
+        " ".repeat(1_000_000),
+        otlp_json_request(vec![OpEvent { n: 1 }.otlp_json_record()])
+    );
+    let (status, _) = post_file(
+        dir.path(),
+        &url,
+        "application/json",
+        &gzip(padded.as_bytes()),
+        &["-H", "Content-Encoding: gzip"],
+    );
+    assert_eq!(status, 413);
+    assert_eq!(
+        post_file(dir.path(), &url, "application/json", padded.as_bytes(), &[]).0,
+        413
+    );
+    let ingest = format!("{}/api/v1/ingest", server.url());
+    let key = format!("x-license-key: {KEY}");
+    assert_eq!(
+        post_file(
+            dir.path(),
+            &ingest,
+            "application/x-ndjson",
+            padded.as_bytes(),
+            &["-H", &key]
+        )
+        .0,
+        413
+    );
+    assert_eq!(server.count("SELECT count(*) FROM events"), 0);
+}
+
+/// Rewrites an OTLP/JSON body with snake_case keys and `SEVERITY_NUMBER_INFO` enum names.
+fn body_to_snake_case(v: &Value) -> String {
+    fn snake(key: &str) -> String {
+        let mut out = String::new();
+        for c in key.chars() {
+            if c.is_ascii_uppercase() {
+                out.push('_');
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+    fn walk(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut out: serde_json::Map<String, Value> =
+                    m.iter().map(|(k, v)| (snake(k), walk(v))).collect();
+                if out.contains_key("severity_text") {
+                    out.insert("severity_number".into(), json!("SEVERITY_NUMBER_INFO"));
+                }
+                Value::Object(out)
+            }
+            Value::Array(a) => Value::Array(a.iter().map(walk).collect()),
+            other => other.clone(),
+        }
+    }
+    walk(v).to_string()
+}
+
+#[test]
+fn http_ingest_takes_ndjson_and_arrays_from_curl_with_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "");
+    let url = format!("{}/api/v1/ingest", server.url());
+    let key = format!("x-license-key: {KEY}");
+    let first = events(0, 5);
+    let ndjson_body = ndjson(first.iter().map(OpEvent::fluentd_record));
+    let (status, reply) = post_file(
+        dir.path(),
+        &url,
+        "application/x-ndjson",
+        ndjson_body.as_bytes(),
+        &["-H", &key],
+    );
+    assert_eq!(status, 200, "{reply}");
+    let reply: Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(
+        (reply["accepted"].clone(), reply["rejected"].clone()),
+        (json!(5), json!(0))
+    );
+
+    // fluent-bit `format json`: an array, `date` as a double, gzip.
+    let second = events(5, 4);
+    let array = Value::Array(
+        second
+            .iter()
+            .map(|e| json!({"date": 1769918125.5, "log": e.cri_line()}))
+            .collect(),
+    );
+    let (status, reply) = post_file(
+        dir.path(),
+        &url,
+        "application/json",
+        &gzip(array.to_string().as_bytes()),
+        &["-H", &key, "-H", "Content-Encoding: gzip"],
+    );
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        post_file(
+            dir.path(),
+            &url,
+            "application/x-ndjson",
+            ndjson_body.as_bytes(),
+            &[]
+        )
+        .0,
+        401
+    );
+    let all: Vec<OpEvent> = first.into_iter().chain(second).collect();
+    assert_eq!(server.sql(ROWS_QUERY), rows(&all));
+    assert_eq!(
+        server.count("SELECT count(*) FROM events WHERE source = 'http'"),
+        9
+    );
+}
+
+#[test]
+fn forward_every_mode_from_the_fluent_node_client_is_acknowledged_after_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "");
+    let port = server.ports.forward;
+    let mut all = Vec::new();
+    for (i, mode) in [
+        "Message",
+        "Forward",
+        "PackedForward",
+        "CompressedPackedForward",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let batch = events(1_000 * i, 150);
+        let records: Vec<Value> = batch.iter().map(OpEvent::fluentd_record).collect();
+        send_with_fluent_node(port, mode, &records, true, None, dir.path());
+        // Acknowledged means committed: the rows are there without waiting.
+        let query = format!(
+            "SELECT count(*) FROM events WHERE session_id BETWEEN '{}' AND '{}'",
+            batch[0].session_id(),
+            batch[149].session_id()
+        );
+        assert_eq!(server.count(&query), 150, "{mode}");
+        all.extend(batch);
+    }
+    assert_eq!(server.sql(ROWS_QUERY), rows(&all));
+    assert_eq!(
+        server.count("SELECT count(*) FROM events WHERE source = 'forward'"),
+        600
+    );
+    assert_eq!(server.count("SELECT count(*) FROM events WHERE attributes->>'$.kubernetes.pod_name' = 'mirrord-operator-0'"), 600);
+}
+
+#[test]
+fn forward_shared_key_handshake_admits_the_right_key_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "forward_shared_key = \"s3cret\"\n");
+    let records: Vec<Value> = events(0, 20).iter().map(OpEvent::fluentd_record).collect();
+    send_with_fluent_node(
+        server.ports.forward,
+        "PackedForward",
+        &records,
+        true,
+        Some("s3cret"),
+        dir.path(),
+    );
+    assert_eq!(server.count("SELECT count(*) FROM events"), 20);
+
+    let file = write_file(
+        dir.path(),
+        "wrong-key.ndjson",
+        &ndjson(events(100, 5).iter().map(OpEvent::fluentd_record)),
+    );
+    let wrong = Command::new("timeout")
+        .args([
+            "20",
+            "node",
+            "forward_send.mjs",
+            "--mode",
+            "Forward",
+            "--ack",
+            "--shared-key",
+            "wrong",
+        ])
+        .args(["--port", &server.ports.forward.to_string()])
+        .arg("--records")
+        .arg(file)
+        .current_dir(clients_dir())
+        .output()
+        .unwrap();
+    assert!(
+        !wrong.status.success(),
+        "a wrong shared key must not be accepted"
+    );
+    assert_eq!(server.count("SELECT count(*) FROM events"), 20);
+    assert!(
+        server.log().contains("shared_key mismatch"),
+        "{}",
+        server.log()
+    );
+}
+
+#[test]
+fn forward_message_mode_from_python_fluent_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "");
+    let sent = events(0, 120);
+    let file = write_file(
+        dir.path(),
+        "fluent.ndjson",
+        &ndjson(sent.iter().map(OpEvent::fluentd_record)),
+    );
+    run_client(
+        Command::new(python())
+            .arg(clients_dir().join("fluent_send.py"))
+            .args(["--port", &server.ports.forward.to_string()])
+            .arg("--records")
+            .arg(file),
+    );
+    // fluent-logger has no acks: wait for the rows.
+    assert_eq!(
+        server.wait_count("SELECT count(*) FROM events", 120, WAIT),
+        120
+    );
+    assert_eq!(server.sql(ROWS_QUERY), rows(&sent));
+}
+
+#[test]
+fn the_same_events_over_three_transports_are_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "");
+    let sent = events(0, 240);
+    send_with_otel_sdk(
+        "grpc",
+        &format!("http://127.0.0.1:{}", server.ports.otlp_grpc),
+        &sent,
+        dir.path(),
+        false,
+    );
+    let records: Vec<Value> = sent.iter().map(OpEvent::fluentd_record).collect();
+    send_with_fluent_node(
+        server.ports.forward,
+        "PackedForward",
+        &records,
+        true,
+        None,
+        dir.path(),
+    );
+    let key = format!("x-license-key: {KEY}");
+    let body = ndjson(
+        sent.iter()
+            .map(|e| json!(e.cri_line()))
+            .map(|v| json!({"log": v})),
+    );
+    let (status, reply) = post_file(
+        dir.path(),
+        &format!("{}/api/v1/ingest", server.url()),
+        "application/x-ndjson",
+        body.as_bytes(),
+        &["-H", &key],
+    );
+    assert_eq!(status, 200, "{reply}");
+    let reply: Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(reply["duplicates"], json!(240), "{reply}");
+    assert_eq!(server.sql(ROWS_QUERY), rows(&sent));
+    assert_eq!(server.count("SELECT count(*) FROM events"), 240);
+}
+
+#[test]
+fn forward_bad_records_are_rejected_with_reasons_and_the_good_ones_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "");
+    let good = events(0, 10);
+    let mut records: Vec<Value> = good.iter().map(OpEvent::fluentd_record).collect();
+    let bad = |log: &str| json!({"log": log, "stream": "stdout", "kubernetes": {"pod_name": "mirrord-operator-0"}});
+    records.insert(
+        3,
+        bad(r#"{"timestamp": "yesterday", "fields": {"message": "Session Start"}}"#),
+    );
+    records.insert(7, bad("{broken json"));
+    send_with_fluent_node(
+        server.ports.forward,
+        "Forward",
+        &records,
+        true,
+        None,
+        dir.path(),
+    );
+    assert_eq!(server.sql(ROWS_QUERY), rows(&good));
+    let reasons = server.sql("SELECT reason FROM rejects WHERE source = 'forward' ORDER BY reason");
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r[0].as_str().unwrap().contains("timestamp")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r[0].as_str().unwrap().contains("JSON")),
+        "{reasons:?}"
+    );
+}
+
+#[test]
+fn sigterm_drains_and_commits_what_was_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(
+        dir.path(),
+        "[pipeline]\nflush_interval_ms = 2000\nbatch_size = 100000\n",
+    );
+    let sent = events(0, 50);
+    let file = write_file(
+        dir.path(),
+        "fluent.ndjson",
+        &ndjson(sent.iter().map(OpEvent::fluentd_record)),
+    );
+    run_client(
+        Command::new(python())
+            .arg(clients_dir().join("fluent_send.py"))
+            .args(["--port", &server.ports.forward.to_string()])
+            .arg("--records")
+            .arg(file),
+    );
+    // The writer waits up to 2 s to fill a batch; SIGTERM must still commit it.
+    std::thread::sleep(Duration::from_millis(300));
+    server.terminate();
+    server.restart();
+    assert_eq!(
+        server.count("SELECT count(*) FROM events"),
+        50,
+        "{}",
+        server.log()
+    );
+}
+
+#[test]
+fn the_documented_pipeline_config_sets_every_option_to_its_default() {
+    use mirrord_usage::config::Config;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/mirrord-usage.toml");
+    let loaded = Config::load(Some(&path), Vec::<(String, String)>::new())
+        .expect("the documented config loads");
+    assert_eq!(loaded, Config::default());
+    let documented: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    let defaults = toml::Table::try_from(Config::default()).unwrap();
+    for (section, keys) in defaults {
+        let keys = keys.as_table().cloned().unwrap_or_default();
+        for key in keys.keys() {
+            let present = documented.get(&section).and_then(|s| s.get(key)).is_some();
+            assert!(
+                present,
+                "pipelines/mirrord-usage.toml does not document [{section}] {key}"
+            );
+        }
+    }
+}

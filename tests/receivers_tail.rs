@@ -1,0 +1,258 @@
+//! File tailing end to end with the real `mirrord-usage serve`: globs, CRI and docker
+//! wrappers, files that appear later, rotation by rename and by copytruncate, start at the
+//! end, a restart during a rotation, and a `kill -9` in the middle of a file being written.
+//!
+//! Exactly-once is checked through rejects as well as events: events are deduplicated by
+//! content, but reject rows are not, so a line read twice would show up as a second reject.
+
+#[path = "clients/harness.rs"]
+mod harness;
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use harness::*;
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A `[tail]` section following `glob`, polling quickly.
+fn tail_config(glob: &Path, extra: &str) -> String {
+    format!(
+        "[tail]\npaths = [{:?}]\npoll_interval_ms = 100\nrotate_wait_ms = 300\n{extra}",
+        glob.display().to_string()
+    )
+}
+
+fn append(path: &Path, lines: &[String]) {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("open a log file");
+    for l in lines {
+        writeln!(f, "{l}").expect("append a line");
+    }
+    f.sync_data().expect("sync");
+}
+
+fn cri(events: &[OpEvent]) -> Vec<String> {
+    events.iter().map(OpEvent::cri_line).collect()
+}
+
+fn docker(events: &[OpEvent]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| json!({"log": format!("{}\n", e.json_line()), "stream": "stdout", "time": e.timestamp()}).to_string())
+        .collect()
+}
+
+fn wait_rows(server: &Server, expected: &[OpEvent]) {
+    let n = expected.len() as i64;
+    let got = server.wait_count("SELECT count(*) FROM events", n, WAIT);
+    assert_eq!(got, n, "{}", server.log());
+    assert_eq!(server.sql(ROWS_QUERY), rows(expected));
+}
+
+#[test]
+fn tail_follows_globs_cri_and_docker_files_and_files_that_appear_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("containers");
+    std::fs::create_dir(&logs).unwrap();
+    let cri_file = logs.join("mirrord-operator-0_mirrord_op-abc.log");
+    let first = events(0, 30);
+    append(&cri_file, &cri(&first));
+    // A CRI line split by the runtime into P pieces, joined back.
+    let split = OpEvent { n: 30 };
+    let json = split.json_line();
+    let (head, tail) = json.split_at(50);
+    append(
+        &cri_file,
+        &[
+            format!("{} stdout P {head}", split.timestamp()),
+            format!("{} stdout F {tail}", split.timestamp()),
+        ],
+    );
+    append(&logs.join("other-app_default_x.log"), &cri(&events(500, 5)));
+    let server = Server::start(
+        dir.path(),
+        &tail_config(&logs.join("*mirrord-operator*.log"), ""),
+    );
+    let mut expected: Vec<OpEvent> = first.into_iter().chain([split]).collect();
+    wait_rows(&server, &expected);
+
+    let later = logs.join("mirrord-operator-1_mirrord_op-def.log");
+    let docker_events = events(100, 20);
+    append(&later, &docker(&docker_events));
+    expected.extend(docker_events);
+    wait_rows(&server, &expected);
+    assert_eq!(server.count("SELECT count(DISTINCT format) FROM events"), 2);
+    let checkpoints = server.sql("SELECT source, position FROM checkpoints ORDER BY source");
+    let size = |p: &PathBuf| json!(std::fs::metadata(p).unwrap().len());
+    assert_eq!(
+        checkpoints,
+        vec![
+            vec![
+                json!(format!("tail:{}", cri_file.display())),
+                size(&cri_file)
+            ],
+            vec![json!(format!("tail:{}", later.display())), size(&later)],
+        ]
+    );
+}
+
+#[test]
+fn tail_survives_rotation_by_rename_with_late_writes_to_the_old_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("0.log");
+    let before = events(0, 40);
+    append(&log, &cri(&before));
+    let server = Server::start(dir.path(), &tail_config(&dir.path().join("*.log"), ""));
+    wait_rows(&server, &before);
+
+    // kubelet: rename, the runtime writes a few more lines to the old file, then reopens.
+    let rotated = dir.path().join("0.log.20260201-035525");
+    std::fs::rename(&log, &rotated).unwrap();
+    let late = events(40, 5);
+    append(&rotated, &cri(&late));
+    let after = events(45, 40);
+    append(&log, &cri(&after));
+    let all: Vec<OpEvent> = before.into_iter().chain(late).chain(after).collect();
+    wait_rows(&server, &all);
+}
+
+#[test]
+fn tail_survives_copytruncate_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("operator.log");
+    let before = events(0, 50);
+    append(&log, &cri(&before));
+    let server = Server::start(dir.path(), &tail_config(&log, "poll_interval_ms = 400\n"));
+    wait_rows(&server, &before);
+
+    // logrotate copytruncate: lines written just before the copy must not be lost.
+    let just_before = events(50, 10);
+    append(&log, &cri(&just_before));
+    std::fs::copy(&log, dir.path().join("operator.log.1")).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let after = events(60, 30);
+    append(&log, &cri(&after));
+    let all: Vec<OpEvent> = before.into_iter().chain(just_before).chain(after).collect();
+    wait_rows(&server, &all);
+}
+
+#[test]
+fn tail_start_at_end_skips_what_was_there_but_not_what_comes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("0.log");
+    append(&log, &cri(&events(0, 20)));
+    let server = Server::start(dir.path(), &tail_config(&log, "start_at = \"end\"\n"));
+    std::thread::sleep(Duration::from_millis(500));
+    let new = events(20, 10);
+    append(&log, &cri(&new));
+    wait_rows(&server, &new);
+}
+
+#[test]
+fn tail_reads_a_file_rotated_while_the_service_was_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("0.log");
+    let first = events(0, 20);
+    append(&log, &cri(&first));
+    let mut server = Server::start(dir.path(), &tail_config(&log, ""));
+    wait_rows(&server, &first);
+    server.terminate();
+
+    // While stopped: more lines, then a rotation and a new file.
+    let unread = events(20, 15);
+    append(&log, &cri(&unread));
+    std::fs::rename(&log, dir.path().join("0.log.20260201-040000")).unwrap();
+    let fresh = events(35, 10);
+    append(&log, &cri(&fresh));
+
+    server.restart();
+    let all: Vec<OpEvent> = first.into_iter().chain(unread).chain(fresh).collect();
+    wait_rows(&server, &all);
+}
+
+/// Lines for the crash test: every tenth is not JSON, so a line read twice would leave a
+/// second reject row.
+fn crash_line(n: usize) -> String {
+    if n % 10 == 9 {
+        format!("2026-02-01T03:55:25.000000Z stdout F {{broken line {n}")
+    } else {
+        OpEvent { n }.cri_line()
+    }
+}
+
+#[test]
+fn tail_kill_9_mid_file_then_restart_stores_every_line_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("0.log");
+    let total = 20_000;
+    let mut server = Server::start(
+        dir.path(),
+        &tail_config(
+            &log,
+            "[pipeline]\nbatch_size = 500\nflush_interval_ms = 20\n",
+        ),
+    );
+    // A writer appends steadily while the server reads.
+    let writer_log = log.clone();
+    let writer = std::thread::spawn(move || {
+        for chunk in (0..total).collect::<Vec<_>>().chunks(200) {
+            append(
+                &writer_log,
+                &chunk.iter().map(|&n| crash_line(n)).collect::<Vec<_>>(),
+            );
+            std::thread::sleep(Duration::from_millis(15));
+        }
+    });
+    // Kill it once it is part-way through.
+    let deadline = std::time::Instant::now() + WAIT;
+    while server.count("SELECT count(*) FROM events") < 3_000
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stored_before = server.count("SELECT count(*) FROM events");
+    server.kill9();
+    assert!(
+        stored_before > 0 && stored_before < 18_000,
+        "killed at {stored_before}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    server.restart();
+    writer.join().unwrap();
+
+    let good = (0..total).filter(|n| n % 10 != 9).count() as i64;
+    let bad = (total as i64) - good;
+    assert_eq!(
+        server.wait_count("SELECT count(*) FROM events", good, Duration::from_secs(60)),
+        good,
+        "{}",
+        server.log()
+    );
+    assert_eq!(
+        server.wait_count("SELECT count(*) FROM rejects", bad, WAIT),
+        bad,
+        "a line was read twice or lost"
+    );
+    assert_eq!(
+        server.count("SELECT count(DISTINCT session_id) FROM events"),
+        good
+    );
+    assert_eq!(
+        server.count("SELECT count(DISTINCT location) FROM rejects"),
+        bad
+    );
+    let size = std::fs::metadata(&log).unwrap().len() as i64;
+    assert_eq!(server.count("SELECT position FROM checkpoints"), size);
+}
