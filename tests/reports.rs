@@ -80,7 +80,7 @@ fn truth(events: &[OperatorEvent], now: NaiveDateTime) -> HashMap<String, Truth>
     }
     let mut out = HashMap::new();
     for (id, evs) in by_session {
-        let ts = |k: EventKind| evs.iter().filter(|e| e.kind == k).map(|e| e.timestamp.naive_utc());
+        let ts = |k: EventKind| evs.iter().filter(move |e| e.kind == k).map(|e| e.timestamp.naive_utc());
         let start = ts(EventKind::SessionStart).min();
         let end = ts(EventKind::SessionEnd).max();
         let first = evs.iter().map(|e| e.timestamp.naive_utc()).min().unwrap();

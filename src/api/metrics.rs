@@ -172,8 +172,36 @@ fn ingest_metrics(reg: &mut Registry, conn: &Connection, stats: &PipelineStats, 
     Ok(())
 }
 
-/// `GET /metrics`.
-pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+/// The classic Prometheus text format (0.0.4) from OpenMetrics text: counters are declared
+/// under their `_total` sample name, and `# EOF` / `# UNIT` lines go.
+pub fn to_classic_text(openmetrics: &str) -> String {
+    let counters: Vec<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters.contains(&name).then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+/// `GET /metrics`: OpenMetrics when the scraper asks for it (`Accept`), else the classic text
+/// format.
+pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Result<Response, ApiError> {
+    let openmetrics = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/openmetrics-text"));
     let stats = state.pipeline.stats.clone();
     let depth = state.pipeline.queue_depth();
     let body = state
@@ -184,5 +212,9 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
             Ok(out)
         })
         .await?;
-    Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response())
+    if openmetrics {
+        Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response())
+    } else {
+        Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], to_classic_text(&body)).into_response())
+    }
 }
