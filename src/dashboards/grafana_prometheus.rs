@@ -196,8 +196,11 @@ impl GrafanaSource for Prometheus {
     fn control_variables(&self) -> Vec<Value> {
         let mut selector = Vec::new();
         let mut variables = Vec::new();
+        // Each variable lists the values left by the ones before it.
         for (field, name) in CONTROLS {
-            let label = sessions_label(field);
+            let Some(label) = target_label(field) else {
+                continue;
+            };
             let query = format!(
                 "label_values(mirrord_usage_sessions_total{{{}}}, {label})",
                 selector.join(",")
@@ -229,9 +232,12 @@ impl GrafanaSource for Prometheus {
     }
 }
 
-/// The label of `mirrord_usage_sessions_total` for a control field.
-fn sessions_label(field: Field) -> &'static str {
-    SERIES[0].label(Dim::Field(field)).unwrap_or("namespace")
+/// The label of the session counters for a control field.
+fn target_label(field: Field) -> Option<&'static str> {
+    TARGET_LABELS
+        .iter()
+        .find(|(_, dim)| *dim == Dim::Field(field))
+        .map(|(label, _)| *label)
 }
 
 /// One panel's translation onto one series.
