@@ -43,21 +43,22 @@ function cards(ctx: ViewContext): HTMLElement {
     return box;
   };
 
-  const seatMeter =
-    seats && seats > 0
-      ? h('div', { class: 'meter', title: `${formatInt(p.activeUsers)} active users of ${formatInt(seats)} seats` },
-          h('div', { class: 'meter-track' }, h('div', { class: 'meter-fill', style: { width: `${Math.min(100, (p.activeUsers / seats) * 100)}%` } })),
-          h('span', { class: 'meter-label' }, `${formatInt(p.activeUsers)} of ${formatInt(seats)} seats active`))
-      : h('div', { class: 'card-note' }, `${formatInt(p.activeUsers)} active users`);
+  // Without a configured seat count the card leads with the seats in use: active developers.
+  const seatsKnown = seats !== null && seats !== undefined && seats > 0;
+  const seatMeter = seatsKnown
+    ? h('div', { class: 'meter', title: `${formatInt(p.activeUsers)} active users of ${formatInt(seats)} seats` },
+        h('div', { class: 'meter-track' }, h('div', { class: 'meter-fill', style: { width: `${Math.min(100, (p.activeUsers / seats) * 100)}%` } })),
+        h('span', { class: 'meter-label' }, `${formatInt(p.activeUsers)} of ${formatInt(seats)} seats active`))
+    : h('div', { class: 'card-note', title: 'Set the seat count with [licenses] seats in the config file' }, 'Seat count not configured');
 
   return h('div', { class: 'cards', 'data-section': 'cards' },
     card({
       id: 'licenses',
       label: 'Licenses',
       icon: 'license',
-      value: seats === null || seats === undefined ? '—' : formatInt(seats),
-      raw: seats ?? '',
-      title: seats === null || seats === undefined ? 'The seat count is not configured' : undefined,
+      value: seatsKnown ? formatInt(seats) : `${formatInt(p.activeUsers)} in use`,
+      raw: seatsKnown ? seats : p.activeUsers,
+      title: seatsKnown ? `${formatInt(seats)} seats` : `${formatInt(p.activeUsers)} developers used mirrord in this range`,
       sub: h('span', { 'data-role': 'machines', 'data-raw': String(p.uniqueMachines) }, `${formatInt(p.uniqueMachines)} active unique machines`),
       extra: seatMeter,
     }),
