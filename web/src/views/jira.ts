@@ -29,7 +29,7 @@ function jiraTable(ctx: ViewContext, issues: JiraMetric[]): HTMLElement {
     rows: issues,
     searchLabel: 'Search issue keys…',
     search: (j) => j.key,
-    defaultSort: { column: 'last', direction: 'desc' },
+    defaultSort: { column: 'sessions', direction: 'desc' },
     columns: [
       { id: 'key', label: 'Issue', sort: (j) => j.key, render: (j) => h('span', { class: 'issue-key' }, j.key) },
       { id: 'sessions', label: 'Sessions', numeric: true, sort: (j) => j.sessions, render: (j) => h('strong', null, formatInt(j.sessions)) },
