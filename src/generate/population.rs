@@ -217,6 +217,8 @@ pub(crate) struct Actor {
     pub no_branch: bool,
     /// Passes `traceparent` in mirrord.json, so log records carry a trace id.
     pub traces: bool,
+    /// CI only: also runs a nightly pipeline at 02:00 UTC, weekends included.
+    pub nightly: bool,
 }
 
 /// Everyone and everything the scenario draws from.
@@ -360,7 +362,7 @@ fn developer(
         user: format!("{handle}@corp.example"),
         handle,
         machines,
-        rate: 8.0 / (rank as f64).powf(0.9) + 0.1,
+        rate: 10.0 / (rank as f64).powf(0.9) + 0.15,
         join_day,
         leave_day,
         utc_offset_min: [-480, -300, 0, 60, 120, 330]
@@ -370,6 +372,7 @@ fn developer(
         favourites: local,
         no_branch: rng.gen_bool(0.06),
         traces: rng.gen_bool(0.1),
+        nightly: false,
     }
 }
 
@@ -388,11 +391,11 @@ fn ci_accounts(rng: &mut ChaCha8Rng, days: u32, targets: &[Target]) -> Vec<Actor
             .filter(|&t| targets[usize::from(t)].path.contains("payment")),
     );
     [
-        ("ci", 10.0, in_ns("staging"), 3),
-        ("payments-ci", 4.0, payments, 1),
+        ("ci", 4.0, in_ns("staging"), 3, true),
+        ("payments-ci", 2.0, payments, 1, false),
     ]
     .into_iter()
-    .map(|(namespace, rate, favourites, home)| Actor {
+    .map(|(namespace, rate, favourites, home, nightly)| Actor {
         role: Role::Ci,
         name: "mirrord-ci@acme".into(),
         handle: format!("{namespace}-bot"),
@@ -410,6 +413,7 @@ fn ci_accounts(rng: &mut ChaCha8Rng, days: u32, targets: &[Target]) -> Vec<Actor
         favourites,
         no_branch: false,
         traces: false,
+        nightly,
     })
     .collect()
 }

@@ -718,7 +718,7 @@ fn push_go_rfc3339_nano(buf: &mut Vec<u8>, nanos: i64) {
     let mut fraction = ts.nanosecond() % 1_000_000_000;
     if fraction != 0 {
         let mut width = 9;
-        while fraction % 10 == 0 {
+        while fraction.is_multiple_of(10) {
             fraction /= 10;
             width -= 1;
         }
