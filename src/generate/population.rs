@@ -72,6 +72,7 @@ pub(crate) const OPERATOR_VERSIONS: [OperatorRelease; 4] = [
 /// How one operator release logs.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct OperatorRelease {
+    /// The release (`3.120.0`), logged nowhere but OTLP's `service.version`.
     pub version: &'static str,
     /// Logs `Session Started`, `Port Stolen`, ... (releases before late 2025).
     pub legacy_names: bool,
@@ -167,31 +168,40 @@ const LAST_NAMES: [(&str, &str); 26] = [
 /// One cluster target as the operator reports it.
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
+    /// Kubernetes namespace (`target_namespace`).
     pub namespace: &'static str,
     /// The raw mirrord target (`deployment/order-service/container/main`, `targetless`).
     pub path: String,
+    /// `target_type`: deployment, rollout, pod, statefulset, job, cronjob or targetless.
     pub kind: &'static str,
+    /// `target_name`; none for targetless.
     pub name: Option<&'static str>,
+    /// The container in the target path, if the path names one.
     pub container: Option<&'static str>,
 }
 
 /// One machine a person runs mirrord from: the client certificate is per machine.
 #[derive(Debug, Clone)]
 pub(crate) struct Machine {
+    /// `client_id`: from the machine's client certificate.
     pub client_id: String,
+    /// `client_hostname`; empty for CI, whose runners are named per job.
     pub hostname: String,
 }
 
 /// Developer or CI service account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Role {
+    /// A person with a seat.
     Developer,
+    /// A CI API key (`mirrord ci start`): no seat, short sessions in parallel shards.
     Ci,
 }
 
 /// Someone (or something) that starts mirrord sessions.
 #[derive(Debug, Clone)]
 pub(crate) struct Actor {
+    /// Developer or CI.
     pub role: Role,
     /// whoami real name (`Aris Doe`), or `mirrord-ci@acme` for a CI key.
     pub name: String,
@@ -199,11 +209,13 @@ pub(crate) struct Actor {
     pub handle: String,
     /// Kubernetes user (`aris@corp.example`, `system:serviceaccount:ci:mirrord-ci`).
     pub user: String,
+    /// One machine for most people, two for a few; one client id per CI key.
     pub machines: Vec<Machine>,
     /// Expected sessions (developers) or pipelines (CI) per working day.
     pub rate: f64,
-    /// First and last day (indices into the period) this actor is active.
+    /// First active day (an index into the period).
     pub join_day: u32,
+    /// Last active day; the period length for people who never stop.
     pub leave_day: u32,
     /// Offset of local time from UTC, in minutes.
     pub utc_offset_min: i32,
@@ -224,7 +236,9 @@ pub(crate) struct Actor {
 /// Everyone and everything the scenario draws from.
 #[derive(Debug, Clone)]
 pub(crate) struct Population {
+    /// Developers first, then the CI accounts.
     pub actors: Vec<Actor>,
+    /// The catalogue, then one targetless entry per namespace.
     pub targets: Vec<Target>,
 }
 
