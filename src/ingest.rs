@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::batch::IncomingEvent;
 use crate::event::OperatorEvent;
 use crate::parse::{FormatName, InputFormat, LineParser, MAX_LINE_BYTES, Sink};
-use crate::store::{RejectRecord, Store, StoreError};
+use crate::store::{AppendStats, RejectRecord, Store, StoreError};
 
 /// How many rejects the summary quotes.
 const QUOTED_REJECTS: usize = 5;
@@ -143,6 +143,14 @@ pub fn ingest_reader<R: Read>(
     ingest_lines(store, reader, source, opts, bar, summary)
 }
 
+/// One batch on its way from the parser to the writer.
+struct Flush {
+    events: Vec<IncomingEvent>,
+    rejects: Vec<RejectRecord>,
+}
+
+/// Parses on the calling thread while a second thread appends the previous batch, so parsing
+/// and DuckDB's work overlap. The queue between them holds two batches, which bounds memory.
 fn ingest_lines<R: BufRead>(
     store: &mut Store,
     mut reader: R,
@@ -151,35 +159,60 @@ fn ingest_lines<R: BufRead>(
     bar: &ProgressBar,
     summary: &mut IngestSummary,
 ) -> Result<(), IngestError> {
-    let mut parser = LineParser::new(opts.format);
-    let mut sink = BatchSink::new(source);
-    let mut buf = Vec::with_capacity(4096);
-    loop {
-        buf.clear();
-        let total = match read_capped_line(&mut reader, &mut buf, MAX_LINE_BYTES) {
-            Ok(Some(n)) => n,
-            Ok(None) => break,
-            Err(e) => {
-                // A corrupt gzip stream or an I/O error mid-file: keep what was read, say why.
-                sink.line += 1;
-                sink.reject(format!("read error, rest of input skipped: {e}"), &[]);
-                break;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Flush>(2);
+        let writer = scope.spawn(move || -> Result<AppendStats, IngestError> {
+            let mut total = AppendStats::default();
+            for f in rx {
+                let s = store.append(&f.events, &f.rejects, &[])?;
+                total.stored += s.stored;
+                total.duplicates += s.duplicates;
+                total.rejected += s.rejected;
             }
-        };
-        summary.lines += 1;
-        sink.line += 1;
-        if total > MAX_LINE_BYTES {
-            sink.reject(format!("line of {total} bytes exceeds the {MAX_LINE_BYTES}-byte limit"), &buf);
-        } else {
-            parser.feed(&buf, &mut sink);
+            Ok(total)
+        });
+        let mut parser = LineParser::new(opts.format);
+        let mut sink = BatchSink::new(source);
+        let mut buf = Vec::with_capacity(4096);
+        let mut sent = 0u64;
+        loop {
+            buf.clear();
+            let total = match read_capped_line(&mut reader, &mut buf, MAX_LINE_BYTES) {
+                Ok(Some(n)) => n,
+                Ok(None) => break,
+                Err(e) => {
+                    // A corrupt gzip stream or an I/O error mid-file: keep what was read, say why.
+                    sink.line += 1;
+                    sink.reject(format!("read error, rest of input skipped: {e}"), &[]);
+                    break;
+                }
+            };
+            summary.lines += 1;
+            sink.line += 1;
+            if total > MAX_LINE_BYTES {
+                sink.reject(format!("line of {total} bytes exceeds the {MAX_LINE_BYTES}-byte limit"), &buf);
+            } else {
+                parser.feed(&buf, &mut sink);
+            }
+            if sink.events.len() >= opts.batch_size {
+                sent += sink.events.len() as u64;
+                if tx.send(sink.take(summary)).is_err() {
+                    break; // the writer failed; its error is reported below
+                }
+                bar.set_message(format!("{source}: {sent} events parsed"));
+            }
         }
-        if sink.events.len() >= opts.batch_size {
-            sink.flush(store, summary)?;
-            bar.set_message(format!("{source}: {} events", summary.stored));
-        }
-    }
-    parser.finish(&mut sink);
-    sink.flush(store, summary)
+        parser.finish(&mut sink);
+        let _ = tx.send(sink.take(summary));
+        drop(tx);
+        let stats = writer
+            .join()
+            .unwrap_or_else(|_| Err(IngestError::Read { path: source.to_string(), source: io::Error::other("writer thread panicked") }))?;
+        summary.stored += stats.stored;
+        summary.duplicates += stats.duplicates;
+        summary.rejected += stats.rejected;
+        Ok(())
+    })
 }
 
 /// Reads one line into `buf` (without the newline), keeping at most `cap + 1` bytes.
@@ -232,18 +265,16 @@ impl BatchSink {
         }
     }
 
-    fn flush(&mut self, store: &mut Store, summary: &mut IngestSummary) -> Result<(), IngestError> {
+    /// Hands over the collected batch, noting the first rejects and the skips in `summary`.
+    fn take(&mut self, summary: &mut IngestSummary) -> Flush {
         for r in self.rejects.iter().take(QUOTED_REJECTS.saturating_sub(summary.first_rejects.len())) {
             summary.first_rejects.push(format!("{}: {}", r.location.as_deref().unwrap_or(&r.source), r.reason));
         }
-        let stats = store.append(&self.events, &self.rejects, &[])?;
-        summary.stored += stats.stored;
-        summary.duplicates += stats.duplicates;
-        summary.rejected += stats.rejected;
         summary.skipped += std::mem::take(&mut self.skipped);
-        self.events.clear();
-        self.rejects.clear();
-        Ok(())
+        Flush {
+            events: std::mem::take(&mut self.events),
+            rejects: std::mem::take(&mut self.rejects),
+        }
     }
 }
 

@@ -222,11 +222,11 @@ fn generated_logs_in_every_format_store_the_same_events() {
     let mut fingerprints = Vec::new();
     for format in ["tracing-json", "tracing-flat", "fluentd", "cri", "docker", "text", "otlp-json", "mixed"] {
         let log = dir.path().join(format!("{format}.log"));
-        let gen = Command::new(bin())
+        let generated = Command::new(bin())
             .args(["generate", "--users", "8", "--days", "5", "--seed", "3", "--end", "2026-05-01", "--format", format])
             .output()
             .unwrap();
-        std::fs::write(&log, ok(gen)).unwrap();
+        std::fs::write(&log, ok(generated)).unwrap();
         let db = dir.path().join(format!("{format}.duckdb"));
         let summary = ingest_json(&db, &[&log.display().to_string()]);
         assert_eq!(summary["rejected"], 0, "{format}: {summary}");

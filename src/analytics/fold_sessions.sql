@@ -1,5 +1,5 @@
--- fold_sessions: merge the events of the batch being committed (`events_staging`, duplicates
--- already removed) into `session_state`, touching only the sessions the batch mentions.
+-- fold_sessions: merge the events the current commit inserted (`ingested_at` = $1, unique per
+-- commit) into `session_state`, touching only the sessions they mention.
 -- Every column is an aggregate that merges: min/max, first non-null, OR, list union, sum.
 INSERT INTO session_state
 SELECT
@@ -29,8 +29,8 @@ SELECT
     any_value(trace_id),
     any_value(operator_version),
     count(*)
-FROM events_staging
-WHERE session_id IS NOT NULL
+FROM events
+WHERE ingested_at = $1 AND session_id IS NOT NULL
 GROUP BY session_id
 ON CONFLICT (session_id) DO UPDATE SET
     started_at         = least(session_state.started_at, excluded.started_at),

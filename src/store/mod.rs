@@ -14,6 +14,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
+use duckdb::vtab::{ArrowBatchRegistration, arrow::ArrowVTab};
 use duckdb::{Connection, params};
 
 use crate::batch::{IncomingEvent, to_record_batch};
@@ -90,6 +91,9 @@ pub struct AppendStats {
 pub struct Store {
     conn: Connection,
     path: String,
+    /// The `ingested_at` of the last commit; each commit gets a strictly later one, so the
+    /// rows of one commit can be told apart.
+    last_stamp: DateTime<Utc>,
 }
 
 impl Store {
@@ -114,6 +118,7 @@ impl Store {
         let store = Store {
             conn,
             path: path.to_string(),
+            last_stamp: DateTime::<Utc>::MIN_UTC,
         };
         store.migrate()?;
         Ok(store)
@@ -146,7 +151,7 @@ impl Store {
             run().map_err(|source| StoreError::Migrate { version, name, source })?;
         }
         self.conn.execute_batch(VIEWS)?;
-        self.conn.execute_batch("CREATE TEMP TABLE IF NOT EXISTS events_staging AS SELECT * FROM events LIMIT 0")?;
+        self.conn.register_table_function::<ArrowVTab>("arrow")?;
         Ok(())
     }
 
@@ -168,7 +173,8 @@ impl Store {
         rejects: &[RejectRecord],
         checkpoints: &[Checkpoint],
     ) -> Result<AppendStats, StoreError> {
-        let now = Utc::now();
+        let now = Utc::now().max(self.last_stamp + chrono::Duration::microseconds(1));
+        self.last_stamp = now;
         let mut seen = HashSet::with_capacity(events.len());
         let unique: Vec<IncomingEvent> = events
             .iter()
@@ -224,21 +230,19 @@ fn time_bounds(events: &[IncomingEvent]) -> (DateTime<Utc>, DateTime<Utc>) {
     (lo, hi)
 }
 
-/// Appends the batch to the staging table through the Arrow appender, drops the events that
-/// are already stored, moves the rest into `events` and folds them into the session state.
+/// Inserts the batch's events that are not stored yet, straight from the Arrow batch (DuckDB's
+/// `arrow` table function scans it in place, so rows are copied once), then folds exactly those
+/// rows — found by this commit's unique `ingested_at` — into the session state.
 /// Returns how many were new.
-fn insert_new_events(conn: &Connection, events: &[IncomingEvent], now: DateTime<Utc>) -> Result<u64, StoreError> {
-    conn.execute_batch("DELETE FROM events_staging")?;
-    {
-        let mut appender = conn.appender_to_catalog_and_db("events_staging", "temp", "main")?;
-        appender.append_record_batch(to_record_batch(events, now)?)?;
-        appender.flush()?;
-    }
+fn insert_new_events(conn: &Connection, events: &[IncomingEvent], stamp: DateTime<Utc>) -> Result<u64, StoreError> {
+    let batch = ArrowBatchRegistration::new(to_record_batch(events, stamp)?);
     let (lo, hi) = time_bounds(events);
-    conn.execute(include_str!("drop_stored_duplicates.sql"), params![lo.naive_utc(), hi.naive_utc()])?;
-    let inserted = conn.execute("INSERT INTO events SELECT * FROM events_staging", [])?;
+    let inserted = conn.execute(
+        include_str!("insert_new_events.sql"),
+        params![&batch, lo.naive_utc(), hi.naive_utc()],
+    )?;
     if inserted > 0 {
-        conn.execute_batch(crate::analytics::sessions::FOLD_SQL)?;
+        conn.execute(crate::analytics::sessions::FOLD_SQL, params![stamp.naive_utc()])?;
     }
     Ok(inserted as u64)
 }
