@@ -278,6 +278,9 @@ impl<'a> PanelQuery<'a> {
         };
         if let Span::LastDays(days) = query.span {
             rendered.time_from = Some(format!("{days}d"));
+            self.notes.push(format!(
+                "Needs {days} days of Prometheus retention (the default is 15)."
+            ));
         }
         rendered.notes.splice(0..0, self.notes);
         rendered
