@@ -458,10 +458,10 @@ fn the_same_events_over_three_transports_are_stored_once() {
         dir.path(),
     );
     let key = format!("x-license-key: {KEY}");
+    // fluent-bit `json_lines` without a CRI parser: the raw container line in `log`.
     let body = ndjson(
         sent.iter()
-            .map(|e| json!(e.cri_line()))
-            .map(|v| json!({"log": v})),
+            .map(|e| json!({"date": 1769918125.5, "log": e.cri_line()})),
     );
     let (status, reply) = post_file(
         dir.path(),

@@ -123,29 +123,47 @@ fn tail_survives_rotation_by_rename_with_late_writes_to_the_old_file() {
     wait_rows(&server, &all);
 }
 
+/// logrotate's copytruncate: copy the file, then truncate it in place.
+fn copytruncate(log: &Path, copy: &Path) {
+    std::fs::copy(log, copy).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(log)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+}
+
 #[test]
-fn tail_survives_copytruncate_rotation() {
+fn tail_survives_copytruncate_rotation_while_running_and_while_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("operator.log");
     let before = events(0, 50);
     append(&log, &cri(&before));
-    let server = Server::start(dir.path(), &tail_config(&log, "poll_interval_ms = 400\n"));
+    let mut server = Server::start(dir.path(), &tail_config(&log, ""));
     wait_rows(&server, &before);
 
-    // logrotate copytruncate: lines written just before the copy must not be lost.
+    // While running: lines written just before the copy must not be lost.
     let just_before = events(50, 10);
     append(&log, &cri(&just_before));
-    std::fs::copy(&log, dir.path().join("operator.log.1")).unwrap();
-    OpenOptions::new()
-        .write(true)
-        .open(&log)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    copytruncate(&log, &dir.path().join("operator.log.1"));
     let after = events(60, 30);
     append(&log, &cri(&after));
-    let all: Vec<OpEvent> = before.into_iter().chain(just_before).chain(after).collect();
+    let mut all: Vec<OpEvent> = before.into_iter().chain(just_before).chain(after).collect();
     wait_rows(&server, &all);
+
+    // While stopped: the unread end of the file is only in the copy.
+    server.terminate();
+    let unread = events(90, 15);
+    append(&log, &cri(&unread));
+    copytruncate(&log, &dir.path().join("operator.log.2"));
+    let fresh = events(105, 5);
+    append(&log, &cri(&fresh));
+    server.restart();
+    all.extend(unread.into_iter().chain(fresh));
+    wait_rows(&server, &all);
+    assert_eq!(server.count("SELECT count(*) FROM rejects"), 0);
+    assert!(server.log().contains("from its copy"), "{}", server.log());
 }
 
 #[test]
@@ -161,25 +179,51 @@ fn tail_start_at_end_skips_what_was_there_but_not_what_comes() {
 }
 
 #[test]
-fn tail_reads_a_file_rotated_while_the_service_was_stopped() {
+fn tail_follows_kubernetes_symlinks_through_rotations_while_running_and_stopped() {
+    // /var/log/containers/<pod>_<ns>_<container>-<id>.log -> /var/log/pods/<ns>_<pod>_<uid>/<container>/0.log
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("0.log");
+    let pod_dir = dir
+        .path()
+        .join("pods/mirrord_mirrord-operator-0_1234/mirrord-operator");
+    let containers = dir.path().join("containers");
+    std::fs::create_dir_all(&pod_dir).unwrap();
+    std::fs::create_dir_all(&containers).unwrap();
+    let log = pod_dir.join("0.log");
+    std::os::unix::fs::symlink(
+        &log,
+        containers.join("mirrord-operator-0_mirrord_mirrord-operator-abc.log"),
+    )
+    .unwrap();
     let first = events(0, 20);
     append(&log, &cri(&first));
-    let mut server = Server::start(dir.path(), &tail_config(&log, ""));
+    let mut server = Server::start(
+        dir.path(),
+        &tail_config(&containers.join("*mirrord-operator*.log"), ""),
+    );
     wait_rows(&server, &first);
-    server.terminate();
+
+    // kubelet rotates while running.
+    std::fs::rename(&log, pod_dir.join("0.log.20260201-035525")).unwrap();
+    let second = events(20, 10);
+    append(&log, &cri(&second));
+    let mut all: Vec<OpEvent> = first.into_iter().chain(second).collect();
+    wait_rows(&server, &all);
 
     // While stopped: more lines, then a rotation and a new file.
-    let unread = events(20, 15);
+    server.terminate();
+    let unread = events(30, 15);
     append(&log, &cri(&unread));
-    std::fs::rename(&log, dir.path().join("0.log.20260201-040000")).unwrap();
-    let fresh = events(35, 10);
+    std::fs::rename(&log, pod_dir.join("0.log.20260201-040000")).unwrap();
+    let fresh = events(45, 10);
     append(&log, &cri(&fresh));
-
     server.restart();
-    let all: Vec<OpEvent> = first.into_iter().chain(unread).chain(fresh).collect();
+    all.extend(unread.into_iter().chain(fresh));
     wait_rows(&server, &all);
+    assert!(
+        server.log().contains("rotated while stopped"),
+        "{}",
+        server.log()
+    );
 }
 
 /// Lines for the crash test: every tenth is not JSON, so a line read twice would leave a

@@ -18,7 +18,7 @@
 
 use std::io::Read;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use rand::RngCore;
@@ -39,8 +39,16 @@ use crate::pipeline::{Ack, PipelineHandle};
 /// The `source` of events received here.
 const SOURCE: &str = "forward";
 
-/// Messages of one connection that may wait for their commit before reading pauses.
-const IN_FLIGHT_PER_CONNECTION: usize = 16;
+/// Messages of one connection that may wait for their commit before reading pauses. Their
+/// data is already in the pipeline's bounded queue (which bounds memory); this only keeps a
+/// sender of many small messages (Message mode) from waiting one flush interval per few.
+const IN_FLIGHT_PER_CONNECTION: usize = 4096;
+
+/// After shutdown, how long connections go on reading what senders had already sent...
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(2);
+
+/// ...stopping earlier once a connection has been quiet this long.
+const DRAIN_QUIET: Duration = Duration::from_millis(200);
 
 /// How long a client has to answer `HELO`.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -210,17 +218,30 @@ async fn serve_connection(
 }
 
 /// Reads messages and queues them until the peer closes, the stream breaks, acks can't be
-/// written, or the service shuts down.
+/// written, or the service shuts down (then what was already sent is still read, briefly).
 async fn read_messages(
     incoming: &mut Incoming,
     pipeline: &PipelineHandle,
     pending: &mpsc::Sender<Pending>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), ConnError> {
+    let mut drain_until: Option<Instant> = None;
     loop {
-        let value = tokio::select! {
-            _ = stopped(shutdown.clone()) => return Ok(()),
-            value = incoming.next_value() => value?,
+        let value = match drain_until {
+            None => tokio::select! {
+                _ = stopped(shutdown.clone()) => {
+                    drain_until = Some(Instant::now() + SHUTDOWN_DRAIN);
+                    continue;
+                }
+                value = incoming.next_value() => value?,
+            },
+            Some(until) => {
+                let quiet = DRAIN_QUIET.min(until.saturating_duration_since(Instant::now()));
+                match tokio::time::timeout(quiet, incoming.next_value()).await {
+                    Ok(value) => value?,
+                    Err(_) => return Ok(()),
+                }
+            }
         };
         let Some(value) = value else { return Ok(()) };
         if value.is_nil() {
@@ -515,8 +536,17 @@ mod tests {
         Value::Ext(0, vec![0x69, 0x7e, 0xcf, 0x2d, 0, 0, 0, 7])
     }
 
+    /// A record as fluent-bit's `cri` multiline parser makes it.
     fn log_record(line: &str) -> Value {
-        Value::Map(vec![(Value::from("log"), Value::from(line))])
+        Value::Map(vec![
+            (
+                Value::from("time"),
+                Value::from("2026-02-01T03:55:25.050620Z"),
+            ),
+            (Value::from("stream"), Value::from("stdout")),
+            (Value::from("_p"), Value::from("F")),
+            (Value::from("log"), Value::from(line)),
+        ])
     }
 
     fn entry(line: &str) -> Value {

@@ -296,14 +296,27 @@ impl Tailer {
 
     /// Opens a newly matched file at the right place: where its checkpoint says, else at its
     /// start (a file that appeared later, or a successor at a known path), else `start_at`.
-    fn open(&self, path: &Path, inode: Inode, size: u64, first: bool) -> std::io::Result<Tracked> {
+    /// A checkpointed file whose content changed was copytruncated while the service was
+    /// stopped: it is read from 0, and what followed the checkpoint is read from the copy.
+    fn open(
+        &mut self,
+        path: &Path,
+        inode: Inode,
+        size: u64,
+        first: bool,
+    ) -> std::io::Result<Tracked> {
         let file = File::open(path)?;
-        let resume = match self.known.get(&inode) {
-            Some((fingerprint, position)) if fingerprint.still_matches(&file)? => Some(*position),
-            _ => None,
-        };
-        let position = match resume {
-            Some(p) => p,
+        let position = match self.known.get(&inode).cloned() {
+            Some((fingerprint, position))
+                if position <= size && fingerprint.still_matches(&file)? =>
+            {
+                position
+            }
+            Some((fingerprint, position)) => {
+                let key = format!("{KEY_PREFIX}{}", path.display());
+                self.recover_from_copy(path, &key, &fingerprint, position, inode, None);
+                0
+            }
             None if first && self.start_at == StartAt::End && !self.saved_paths.contains(path) => {
                 last_line_end(&file, size)?
             }
@@ -335,8 +348,7 @@ impl Tailer {
             if self.is_followed(s.identity.inode) {
                 continue;
             }
-            let Some(dir) = s.path.parent() else { continue };
-            let found = find_in_dir(dir, |_, inode, file| {
+            let found = find_near(&s.path, |_, inode, file| {
                 Ok(inode == s.identity.inode && s.identity.fingerprint.still_matches(file)?)
             });
             let Some((path, file, _)) = found else {
@@ -416,31 +428,51 @@ impl Tailer {
         busy
     }
 
-    /// Copytruncate: read the lines written after our last read from the copy (same first
-    /// bytes, at least as long, in the same directory), then read the file again from 0.
+    /// Copytruncate seen while running: the lines after our last read are in the copy; then
+    /// the file is read again from 0.
     fn truncated(&mut self, t: &mut Tracked) {
         tracing::info!(path = %t.path.display(), "tail: truncated; reading it again from the start");
-        let (fingerprint, read_pos, own) = (t.fingerprint().clone(), t.read_pos(), t.inode);
-        let dir = t.path.parent().unwrap_or(Path::new("/"));
-        let copy = find_in_dir(dir, |meta, inode, file| {
-            Ok(inode != own && meta.len() > read_pos && fingerprint.still_matches(file)?)
-        });
-        if let Some((path, file, inode)) = copy
-            && !self.is_followed(inode)
-        {
-            self.drain_copy(t, &path, file, inode, read_pos);
-        }
+        let (path, key, fingerprint) = (t.path.clone(), t.key.clone(), t.fingerprint().clone());
+        let parser = t.take_parser();
+        self.recover_from_copy(
+            &path,
+            &key,
+            &fingerprint,
+            t.read_pos(),
+            t.inode,
+            Some(parser),
+        );
         if let Err(e) = t.restart_from_zero() {
             tracing::warn!(path = %t.path.display(), error = %e, "tail: cannot reread");
         }
     }
 
-    fn drain_copy(&mut self, t: &mut Tracked, path: &Path, file: File, inode: Inode, from: u64) {
-        match Tracked::new(file, path, inode, from) {
+    /// Finds the copy of a truncated file (another file in its directory with the same first
+    /// bytes and more than `from` bytes) and reads it from `from` to its end, continuing
+    /// `parser` (partial lines) when given.
+    fn recover_from_copy(
+        &mut self,
+        original: &Path,
+        key: &str,
+        fingerprint: &Fingerprint,
+        from: u64,
+        own: Inode,
+        parser: Option<crate::parse::LineParser>,
+    ) {
+        let copy = find_near(original, |meta, inode, file| {
+            Ok(inode != own && meta.len() > from && fingerprint.still_matches(file)?)
+        });
+        let Some((path, file, inode)) = copy.filter(|(_, _, inode)| !self.is_followed(*inode))
+        else {
+            return;
+        };
+        match Tracked::new(file, &path, inode, from) {
             Ok(mut copy) => {
                 tracing::info!(path = %path.display(), from, "tail: reading the end of the truncated file from its copy");
-                copy.key = format!("{}{ROTATED_SUFFIX}", t.key.trim_end_matches(ROTATED_SUFFIX));
-                copy.set_parser(t.take_parser());
+                copy.key = format!("{}{ROTATED_SUFFIX}", key.trim_end_matches(ROTATED_SUFFIX));
+                if let Some(parser) = parser {
+                    copy.set_parser(parser);
+                }
                 copy.rotated_at = Some(Instant::now() - self.rotate_wait);
                 self.draining.push(copy);
             }
@@ -477,6 +509,22 @@ impl Tailer {
             tracing::debug!(dir = %dir.display(), error = %e, "tail: cannot watch; polling");
         }
     }
+}
+
+/// The first regular file beside `path` for which `pick` holds: in the directory of the file
+/// it resolves to (rotated Kubernetes logs sit beside the `/var/log/pods/...` target of a
+/// `/var/log/containers` symlink), then in its own directory.
+fn find_near(
+    path: &Path,
+    pick: impl Fn(&std::fs::Metadata, Inode, &File) -> std::io::Result<bool>,
+) -> Option<(PathBuf, File, Inode)> {
+    let resolved = std::fs::canonicalize(path)
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf));
+    let literal = path.parent().map(Path::to_path_buf);
+    let mut dirs: Vec<PathBuf> = resolved.into_iter().chain(literal).collect();
+    dirs.dedup();
+    dirs.iter().find_map(|dir| find_in_dir(dir, &pick))
 }
 
 /// The first regular file in `dir` for which `pick(metadata, inode, file)` holds.
