@@ -12,6 +12,9 @@ SELECT
         WHEN 'Session Start' THEN 'session_start' WHEN 'Session End' THEN 'session_end'
         WHEN 'Copy Target' THEN 'copy_target' WHEN 'Port Steal' THEN 'port_steal'
         WHEN 'Port Mirror' THEN 'port_mirror' WHEN 'Port Release' THEN 'port_release'
+        WHEN 'Session Started' THEN 'session_start' WHEN 'Session Ended' THEN 'session_end'
+        WHEN 'Target Copied' THEN 'copy_target' WHEN 'Port Stolen' THEN 'port_steal'
+        WHEN 'Port Mirrored' THEN 'port_mirror' WHEN 'Port Released' THEN 'port_release'
     END,
     f.message, level, f.session_id, f.client_id, f.client_name, f.client_hostname, f.client_user,
     f.client_cli_version, f.target,
@@ -29,4 +32,5 @@ FROM read_json('$FILE', format = 'newline_delimited', columns = {
         target_type VARCHAR, target_name VARCHAR, target_namespace VARCHAR, port INTEGER,
         http_filter VARCHAR, scale_down BOOLEAN, session_duration DOUBLE, branch VARCHAR)'
 }) t(timestamp, level, target, f)
-WHERE f.message IN ('Session Start', 'Session End', 'Copy Target', 'Port Steal', 'Port Mirror', 'Port Release');
+WHERE f.message IN ('Session Start', 'Session End', 'Copy Target', 'Port Steal', 'Port Mirror', 'Port Release',
+    'Session Started', 'Session Ended', 'Target Copied', 'Port Stolen', 'Port Mirrored', 'Port Released');
