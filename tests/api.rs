@@ -230,3 +230,22 @@ fn responses_match_the_openapi_spec() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn dashboards_route_serves_the_committed_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("db.duckdb"), &["--no-receivers"]);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards");
+    for (vendor, file) in [
+        ("grafana-prometheus", "grafana-prometheus.json"),
+        ("grafana-loki", "grafana-loki.json"),
+        ("datadog", "datadog.json"),
+        ("kibana", "kibana.ndjson"),
+    ] {
+        let (status, body) = server.get(&format!("/api/v1/dashboards/{vendor}"));
+        assert_eq!(status, 200, "{vendor}: {body}");
+        assert_eq!(body, std::fs::read_to_string(root.join(file)).unwrap(), "{vendor}");
+    }
+    let (status, body) = server.get("/api/v1/dashboards/splunk");
+    assert_eq!(status, 400, "{body}");
+}
