@@ -27,9 +27,9 @@ fn check_tools(tests: &Path) {
         Path::new("/usr/bin/chromium").exists(),
         "/usr/bin/chromium is missing: {INSTALL}"
     );
-    let node = Command::new("node").arg("--version").output();
-    let Ok(node) = node.filter(|o| o.status.success()) else {
-        panic!("node is missing: {INSTALL}");
+    let node = match Command::new("node").arg("--version").output() {
+        Ok(output) if output.status.success() => output,
+        _ => panic!("node is missing: {INSTALL}"),
     };
     let version = String::from_utf8_lossy(&node.stdout).trim().to_string();
     let major: u32 = version
