@@ -16,8 +16,9 @@ after(async () => {
 });
 
 /** Milliseconds from navigation start until the dashboard marked its data as shown. */
-async function timeToData(base) {
+async function timeToData(base, timeout = 30_000) {
   const { page, problems, context } = await openPage(browser);
+  page.setDefaultTimeout(timeout);
   await gotoView(page, '?view=usage&range=all', base);
   const ms = await page.evaluate(() => performance.getEntriesByName('mirrord-usage:data-shown')[0]?.startTime ?? null);
   await context.close();
@@ -32,12 +33,12 @@ test('time until the Usage view shows data', async () => {
   assert.ok(best < 3000, `the Usage view shows data within 3 s (best of 3: ${Math.round(best)} ms)`);
 });
 
-test('time until the Usage view shows data on a large history', { skip: process.env.MIRRORD_USAGE_BIG_URL ? false : 'MIRRORD_USAGE_BIG_URL is not set' }, async () => {
+test('time until the Usage view shows data on a large history', { timeout: 2_000_000, skip: process.env.MIRRORD_USAGE_BIG_URL ? false : 'MIRRORD_USAGE_BIG_URL is not set' }, async () => {
   const base = process.env.MIRRORD_USAGE_BIG_URL.replace(/\/$/, '');
   const runs = [];
-  for (let i = 0; i < 3; i++) runs.push((await timeToData(base)).ms);
+  for (let i = 0; i < 3; i++) runs.push((await timeToData(base, 600_000)).ms);
   console.log(`time to data (${base}, all time): ${runs.map((r) => `${Math.round(r)} ms`).join(', ')}`);
-  assert.ok(Math.min(...runs) < 5000);
+  assert.ok(Math.min(...runs) < 1000, 'the goal: the Usage view shows a large history within a second');
 });
 
 function bigReport(n) {
