@@ -63,16 +63,16 @@ fn an_otlp_http_flood_sees_429_and_everything_accepted_is_stored_once() {
     for s in senders {
         s.join().expect("a sender thread");
     }
-    assert!(
-        refused.load(Ordering::Relaxed) > 0,
-        "the flood was never pushed back"
-    );
+    let refused = refused.load(Ordering::Relaxed);
+    eprintln!("OTLP/HTTP flood: {refused} requests refused with 429, then accepted");
+    assert!(refused > 0, "the flood was never pushed back");
     assert_eq!(server.count("SELECT count(*) FROM events"), TOTAL as i64);
     assert_eq!(
         server.count("SELECT count(DISTINCT session_id) FROM events"),
         TOTAL as i64
     );
     let rss = server.peak_rss_kib();
+    eprintln!("peak RSS of the server under the flood: {} MiB", rss / 1024);
     assert!(rss < MAX_RSS_KIB, "peak RSS {rss} KiB");
 }
 
@@ -189,6 +189,7 @@ fn an_otlp_grpc_flood_sees_resource_exhausted_with_retry_info() {
         }
         refused
     });
+    eprintln!("OTLP/gRPC flood: {refused} requests refused with RESOURCE_EXHAUSTED, then accepted");
     assert!(refused > 0, "the flood was never pushed back");
     assert_eq!(server.count("SELECT count(*) FROM events"), TOTAL as i64);
     assert_eq!(
@@ -196,6 +197,7 @@ fn an_otlp_grpc_flood_sees_resource_exhausted_with_retry_info() {
         TOTAL as i64
     );
     let rss = server.peak_rss_kib();
+    eprintln!("peak RSS of the server under the flood: {} MiB", rss / 1024);
     assert!(rss < MAX_RSS_KIB, "peak RSS {rss} KiB");
 }
 
@@ -226,4 +228,27 @@ fn forward_senders_wait_for_withheld_acks_and_lose_nothing() {
     }
     // Every emit resolved on its ack, so every record is already committed.
     assert_eq!(server.count("SELECT count(*) FROM events"), 4_000);
+}
+
+#[test]
+fn an_otlp_grpc_request_over_tonics_4_mib_default_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "");
+    let sent = events(0, 20_000);
+    let request = proto_request(&sent);
+    let size = prost::Message::encoded_len(&request);
+    assert!(size > 5 << 20, "the request is only {size} bytes");
+    let endpoint = format!("http://127.0.0.1:{}", server.ports.otlp_grpc);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async move {
+        let mut client = LogsServiceClient::connect(endpoint)
+            .await
+            .expect("connect over gRPC");
+        let reply = client
+            .export(request)
+            .await
+            .expect("a 5+ MiB export is accepted");
+        assert!(reply.into_inner().partial_success.is_none());
+    });
+    assert_eq!(server.count("SELECT count(*) FROM events"), 20_000);
 }
