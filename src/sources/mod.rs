@@ -188,7 +188,9 @@ pub struct SubmissionSink {
     source: Arc<str>,
     record: usize,
     location: Option<String>,
+    /// Events, rejects and checkpoints collected so far.
     pub submission: Submission,
+    /// Valid records that are not functional events.
     pub skipped: u64,
 }
 

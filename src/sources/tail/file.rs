@@ -46,8 +46,9 @@ pub struct Tracked {
     pub key: String,
     /// The path it was found at.
     pub path: PathBuf,
+    /// The file it is, whatever its path now.
     pub inode: Inode,
-    /// Set when the file was rotated away: it is read until it has been quiet long enough.
+    /// Set when the file was rotated away: it is read on for `rotate_wait` after that, to its end.
     pub rotated_at: Option<Instant>,
     file: File,
     fingerprint: Fingerprint,

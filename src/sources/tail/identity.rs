@@ -17,7 +17,9 @@ pub const FINGERPRINT_BYTES: u64 = 1024;
 /// Where a file lives on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Inode {
+    /// Device number.
     pub dev: u64,
+    /// Inode number on that device.
     pub ino: u64,
 }
 
@@ -34,7 +36,9 @@ impl Inode {
 /// A hash of a file's first `len` bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprint {
+    /// How many leading bytes the hash covers.
     pub len: u64,
+    /// Hex of the first 16 bytes of their SHA-256.
     pub hash: String,
 }
 
@@ -75,7 +79,9 @@ impl Fingerprint {
 /// A file's identity: inode plus fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
+    /// Where the file is on disk.
     pub inode: Inode,
+    /// What it starts with.
     pub fingerprint: Fingerprint,
 }
 

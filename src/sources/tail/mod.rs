@@ -9,7 +9,7 @@
 //! - Files that appear later are read from their beginning; files present at the first scan
 //!   with no checkpoint start at `[tail] start_at` (`beginning` or `end`).
 //! - Rotation by rename: when a path points to a new file, the old one (still open) is read on
-//!   as `tail:<path>#rotated` until it has been quiet for `rotate_wait_ms`. If the service was
+//!   as `tail:<path>#rotated` for `rotate_wait_ms` more, to its end. If the service was
 //!   down during a rotation, the old file is found again by identity in the same directory.
 //! - Copytruncate: a file that shrank, or whose first bytes changed, is read again from 0; the
 //!   lines written between the last read and the truncation are read from the copy, found in
@@ -148,7 +148,7 @@ struct Tailer {
     max_events: usize,
     /// Files followed at their matched path.
     active: HashMap<PathBuf, Tracked>,
-    /// Files rotated away, read until quiet.
+    /// Files rotated away, read for `rotate_wait` more.
     draining: Vec<Tracked>,
     /// Positions of files not followed right now, by inode: from checkpoints, or files that
     /// were drained. A file found again resumes there.
@@ -327,7 +327,7 @@ impl Tailer {
     }
 
     /// The file at `path` was rotated away (renamed, removed, replaced): keep reading it
-    /// under its own checkpoint until it is quiet.
+    /// under its own checkpoint for `rotate_wait` more.
     fn rotate_out(&mut self, path: &Path) {
         let Some(mut t) = self.active.remove(path) else {
             return;
@@ -390,7 +390,7 @@ impl Tailer {
         busy
     }
 
-    /// Whether a rotated-away file has been read to its end and quiet for `rotate_wait`.
+    /// Whether a rotated-away file was rotated `rotate_wait` ago and has been read to its end.
     fn drained(&self, t: &Tracked) -> bool {
         let quiet = t
             .rotated_at
