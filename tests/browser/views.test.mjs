@@ -80,6 +80,8 @@ test('Users: bubble chart, timeline and metrics table match the report', async (
   assert.equal(await page.getAttribute('.timeline-item:first-child', 'data-user'), latest.identifier);
   const lastSeen = await page.$('.timeline-item:first-child .timeline-last time');
   assert.equal(await lastSeen.getAttribute('datetime'), latest.lastSeen);
+  assert.ok(Date.parse(latest.lastSeen) <= Date.now() + 60_000,
+    `the API reports a last-seen time in the future (${latest.lastSeen}); the page would say "in N hours"`);
   assert.match(await lastSeen.innerText(), /ago|just now|yesterday|today/);
   assert.match(await lastSeen.getAttribute('title'), /\d{4}.*\d{2}:\d{2}:\d{2}/, 'the exact time is in the hover title');
 
