@@ -566,3 +566,75 @@ fn the_documented_pipeline_config_sets_every_option_to_its_default() {
         }
     }
 }
+
+/// Encodes a MessagePack value.
+fn msgpack(value: &rmpv::Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    rmpv::encode::write_value(&mut out, value).expect("encode");
+    out
+}
+
+#[test]
+fn forward_heartbeats_are_ignored_and_chunks_are_acked_in_order_after_commit() {
+    use rmpv::Value as M;
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "");
+    let mut socket = std::net::TcpStream::connect(("127.0.0.1", server.ports.forward)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let entry = |e: &OpEvent| {
+        let secs = (e.micros() / 1_000_000) as u32;
+        let nanos = (e.micros() % 1_000_000 * 1000) as u32;
+        let time = M::Ext(0, [secs.to_be_bytes(), nanos.to_be_bytes()].concat());
+        let record = M::Map(vec![
+            (M::from("log"), M::from(e.json_line())),
+            (M::from("stream"), M::from("stdout")),
+            (M::from("_p"), M::from("F")),
+        ]);
+        M::Array(vec![time, record])
+    };
+    let message = |events: &[OpEvent], chunk: &str| {
+        let option = M::Map(vec![
+            (M::from("chunk"), M::from(chunk)),
+            (M::from("size"), M::from(events.len())),
+        ]);
+        M::Array(vec![
+            M::from("kube.op"),
+            M::Array(events.iter().map(entry).collect()),
+            option,
+        ])
+    };
+    let (first, second) = (events(0, 30), events(30, 20));
+    let mut bytes = msgpack(&M::Nil);
+    bytes.extend(msgpack(&message(&first, "Y2h1bmstMQ==")));
+    bytes.extend(msgpack(&M::Nil));
+    bytes.extend(msgpack(&message(&second, "Y2h1bmstMg==")));
+    // Written in small pieces, as a slow network would deliver them.
+    for piece in bytes.chunks(97) {
+        socket.write_all(piece).unwrap();
+    }
+    let mut acks = Vec::new();
+    let mut buf = Vec::new();
+    while acks.len() < 2 {
+        let mut chunk = [0u8; 256];
+        let n = socket.read(&mut chunk).expect("an ack within 20 s");
+        assert!(n > 0, "the server closed the connection");
+        buf.extend_from_slice(&chunk[..n]);
+        // Decode whole acks; keep an incomplete one for the next read.
+        loop {
+            let mut cursor = &buf[..];
+            let Ok(value) = rmpv::decode::read_value(&mut cursor) else {
+                break;
+            };
+            acks.push(value);
+            buf = cursor.to_vec();
+        }
+    }
+    let ack = |c: &str| M::Map(vec![(M::from("ack"), M::from(c))]);
+    assert_eq!(acks, vec![ack("Y2h1bmstMQ=="), ack("Y2h1bmstMg==")]);
+    // Acknowledged means committed.
+    let all: Vec<OpEvent> = first.into_iter().chain(second).collect();
+    assert_eq!(server.sql(ROWS_QUERY), rows(&all));
+}
