@@ -25,6 +25,8 @@ await build({
   outdir: out,
   bundle: true,
   format: 'esm',
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   target: ['chrome110', 'firefox110', 'safari16'],
   minify: !dev,
   sourcemap: dev,

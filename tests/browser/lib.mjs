@@ -84,16 +84,20 @@ export async function api(path, params = {}, base = BASE_URL) {
   return response.json();
 }
 
-/** Opens a view and waits until it shows data (or a non-loading state). */
+/** Opens a view and waits until it shows data (or a non-loading state) and its charts. */
 export async function gotoView(page, query = '', base = BASE_URL) {
   await page.goto(`${base}/${query}`);
   await page.waitForSelector('#app[data-status]:not([data-status="loading"])');
-  await page.waitForFunction(() => document.getElementById('app')?.getAttribute('aria-busy') === 'false');
+  await settled(page);
 }
 
-/** Waits for the page to finish a reload of its data (after a range change or a Sync). */
+/**
+ * Waits for the page to finish loading its data (after a range change or a Sync) and to draw
+ * every chart on screen (the chart engine is a chunk of its own that may arrive later).
+ */
 export async function settled(page) {
   await page.waitForFunction(() => document.getElementById('app')?.getAttribute('aria-busy') === 'false');
+  await page.waitForFunction(() => !document.querySelector('.chart[role="img"]:not([data-drawn])'));
 }
 
 export async function screenshot(page, name) {

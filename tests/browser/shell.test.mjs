@@ -34,8 +34,10 @@ test('the chosen theme survives a reload and a new tab', async () => {
   await page.keyboard.press('Enter');
   assert.equal(await theme(page), 'dark');
   assert.equal(await page.evaluate(() => document.activeElement?.dataset.action), 'theme');
+  await page.waitForFunction((before) => getComputedStyle(document.body).backgroundColor !== before, light);
   const dark = await background(page);
   assert.notEqual(dark, light, 'the page really turns dark');
+  assert.equal(await theme(page), 'dark', 'one press toggles once');
   assert.equal(await page.getAttribute('[data-action="theme"]', 'aria-label'), 'Switch to light theme');
   assert.equal(await page.evaluate(() => localStorage.getItem('mirrord-usage.theme')), 'dark');
 

@@ -1,14 +1,19 @@
-// Charts, drawn by Apache ECharts (tree-shaken to the pieces used here, SVG renderer). Each
-// builder takes plain numbers and returns an option in the page's palette; the registry
-// re-applies options when the theme changes and resizes charts with their containers.
+// Charts, drawn by Apache ECharts (SVG renderer). Each builder takes plain numbers and returns
+// an option in the page's palette; the registry re-applies options when the theme changes and
+// resizes charts with their containers. The engine itself (./echarts) is a separate chunk,
+// loaded in parallel with the first reports.
 
-import { init, use, type ECharts, type EChartsCoreOption } from 'echarts/core';
-import { BarChart, LineChart, ScatterChart } from 'echarts/charts';
-import { GridComponent, LegendComponent, TooltipComponent } from 'echarts/components';
-import { SVGRenderer } from 'echarts/renderers';
+import type { ECharts, EChartsCoreOption } from 'echarts/core';
 import { token } from './theme';
 
-use([BarChart, LineChart, ScatterChart, GridComponent, LegendComponent, TooltipComponent, SVGRenderer]);
+type Engine = typeof import('./echarts');
+let engine: Promise<Engine> | null = null;
+
+/** Starts loading the chart engine; charts asked for before it arrives are drawn when it does. */
+export function loadChartEngine(): Promise<Engine> {
+  engine ??= import('./echarts');
+  return engine;
+}
 
 interface LiveChart {
   chart: ECharts;
@@ -20,11 +25,12 @@ interface LiveChart {
 const live = new Set<LiveChart>();
 
 /** Draws a chart into `element` (which must have a size) and keeps it current. */
-export function mountChart(element: HTMLElement, label: string, build: () => EChartsCoreOption): void {
+function mountChart({ init }: Engine, element: HTMLElement, label: string, build: () => EChartsCoreOption): void {
   element.setAttribute('role', 'img');
   element.setAttribute('aria-label', label);
   const chart = init(element, null, { renderer: 'svg' });
   chart.setOption(build());
+  element.dataset.drawn = 'true';
   const observer = new ResizeObserver(() => {
     if (!chart.isDisposed()) chart.resize();
   });
@@ -42,9 +48,13 @@ export function deferChart(element: HTMLElement, label: string, build: () => ECh
 }
 
 export function mountPendingCharts(): void {
-  for (const { element, label, build } of pending.splice(0)) {
-    if (element.isConnected) mountChart(element, label, build);
-  }
+  const batch = pending.splice(0);
+  if (batch.length === 0) return;
+  void loadChartEngine().then((loaded) => {
+    for (const { element, label, build } of batch) {
+      if (element.isConnected) mountChart(loaded, element, label, build);
+    }
+  });
 }
 
 /** Releases charts whose elements have left the page (after a view re-renders). */

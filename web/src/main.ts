@@ -8,7 +8,7 @@ import { Api, ApiError, loadConfig } from './api';
 import { h, replaceChildren, type Child } from './dom';
 import { icon, type IconName } from './icons';
 import { formatClock, formatExact, formatInt, formatRelative } from './format';
-import { mountPendingCharts, releaseDetachedCharts, repaintCharts } from './charts';
+import { loadChartEngine, mountPendingCharts, releaseDetachedCharts, repaintCharts } from './charts';
 import { followSystemTheme, currentTheme, onThemeChange, toggleTheme } from './theme';
 import {
   describeRange, isDate, parseRange, PRESETS, rangeKey, sameRange, todayUtc, trendsQuery, usageQuery, writeRange, addDays,
@@ -408,6 +408,7 @@ function renderFooter(): void {
 // ---------------------------------------------------------------- start
 
 async function start(): Promise<void> {
+  void loadChartEngine(); // in parallel with the config and the first reports
   readUrl();
   writeUrl(true);
   replaceChildren(root, h('a', { class: 'skip-link', href: '#main' }, 'Skip to content'), appBar, toolbar, main, footer);
