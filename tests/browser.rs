@@ -61,7 +61,7 @@ fn dashboard_in_chromium() {
 
     let output = Command::new("node")
         .args(["--test", "--test-reporter=spec"])
-        .arg(&tests)
+        .arg(tests)
         .current_dir(repo())
         .env("MIRRORD_USAGE_URL", demo.url(""))
         .env("MIRRORD_USAGE_KEY", KEY)

@@ -156,6 +156,7 @@ export function sparkline(spec: SparklineSpec): EChartsCoreOption {
         type: 'line',
         data: spec.values,
         smooth: 0.4,
+        smoothMonotone: 'x',
         symbol: 'none',
         lineStyle: { width: 2, color },
         areaStyle: {
@@ -318,6 +319,7 @@ export function timeSeries(spec: TimeSeriesSpec): EChartsCoreOption {
         ...common,
         type: 'line',
         smooth: 0.3,
+        smoothMonotone: 'x',
         symbol: 'none',
         lineStyle: { width: 2, color },
         areaStyle: s.kind === 'area' ? { color: withAlpha(color, 0.16) } : undefined,
