@@ -638,3 +638,38 @@ fn forward_heartbeats_are_ignored_and_chunks_are_acked_in_order_after_commit() {
     let all: Vec<OpEvent> = first.into_iter().chain(second).collect();
     assert_eq!(server.sql(ROWS_QUERY), rows(&all));
 }
+
+#[test]
+fn a_busy_receiver_port_stops_start_up_with_a_message_that_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    // Empty addresses turn the other receivers off.
+    let config = format!(
+        "[receivers]\nforward = \"127.0.0.1:{port}\"\notlp_grpc = \"\"\notlp_http = \"\"\n"
+    );
+    let config = write_file(dir.path(), "busy.toml", &config);
+    let out = Command::new(env!("CARGO_BIN_EXE_mirrord-usage"))
+        .arg("--db")
+        .arg(dir.path().join("x.duckdb"))
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &free_port().to_string(),
+            "--config",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "serve started although its Forward port is taken"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{port}")) && stderr.contains("forward"),
+        "{stderr}"
+    );
+}

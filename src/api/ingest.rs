@@ -1,9 +1,11 @@
-//! `POST /api/v1/ingest`: HTTP JSON ingest for fluentd `out_http` and fluent-bit's `http`
-//! output. The body is a JSON object, a JSON array of objects, or NDJSON (gzip or deflate
-//! allowed). Each record goes through the same parser as files; the response is sent after the
-//! commit: 200 with counts, 400 for a body that can't be read, 413 past
-//! `[receivers] max_body_bytes` (after decompression), 415 for an unknown `Content-Encoding`,
-//! 429 when the queue is full and 503 when shutting down (both with `Retry-After`).
+//! `POST /api/v1/ingest`: HTTP ingest for fluentd `out_http` and fluent-bit's `http` output.
+//! The body is a JSON object, a JSON array of objects, or NDJSON; with `Content-Type:
+//! application/msgpack` it is fluent-bit's default MessagePack stream of `[time, record]`
+//! entries. gzip or deflate encoding is allowed. Each record goes through the same parser as
+//! files; the response is sent after the commit: 200 with counts, 400 for a body that can't be
+//! read, 413 past `[receivers] max_body_bytes` (after decompression), 415 for an unknown
+//! `Content-Encoding`, 429 when the queue is full and 503 when shutting down (both with
+//! `Retry-After`).
 //!
 //! A bad record inside a good body is a reject row (located as `record N`), not a failed
 //! request. [`decode_body`] is shared with the OTLP/HTTP receiver.
@@ -19,7 +21,7 @@ use serde_json::Value;
 
 use super::{ApiError, AppState};
 use crate::parse::{InputFormat, LineParser, Sink};
-use crate::sources::{Refusal, SubmissionSink, submit_and_wait};
+use crate::sources::{Refusal, SubmissionSink, forward, submit_and_wait};
 
 /// The `source` of events received here.
 const SOURCE: &str = "http";
@@ -133,6 +135,17 @@ fn single_multiline_object(body: &[u8]) -> Option<Value> {
         .filter(Value::is_object)
 }
 
+/// Whether the body is MessagePack (fluent-bit's `http` output without `Format json`).
+fn is_msgpack(headers: &HeaderMap) -> bool {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/msgpack")
+        || essence.eq_ignore_ascii_case("application/x-msgpack")
+}
+
 /// `POST /api/v1/ingest`.
 pub async fn ingest(
     State(state): State<AppState>,
@@ -142,7 +155,11 @@ pub async fn ingest(
     let limit = state.config.receivers.max_body_bytes;
     let body = decode_body(&headers, read_body(body, limit).await?, limit)?;
     let mut sink = SubmissionSink::new(SOURCE);
-    parse_body(&body, &mut sink);
+    if is_msgpack(&headers) {
+        forward::collect_entries(&body, limit, &mut sink);
+    } else {
+        parse_body(&body, &mut sink);
+    }
     let (events, rejected, skipped) = (sink.submission.events.len(), sink.rejected(), sink.skipped);
     match submit_and_wait(&state.pipeline, sink.submission).await {
         Ok(stats) => Ok(Json(serde_json::json!({
@@ -264,6 +281,34 @@ mod tests {
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
         let err = decode_body(&HeaderMap::new(), Bytes::from(vec![b'x'; 101]), 100).unwrap_err();
         assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[test]
+    fn fluent_bit_msgpack_bodies_are_read_as_entries() {
+        use rmpv::Value as M;
+        let record = M::Map(vec![
+            (M::from("time"), M::from("2026-02-01T03:55:25.050620Z")),
+            (M::from("stream"), M::from("stdout")),
+            (M::from("_p"), M::from("F")),
+            (M::from("log"), M::from(LINE)),
+        ]);
+        let time = M::Array(vec![
+            M::Ext(0, vec![0x69, 0x7e, 0xcf, 0x2d, 0, 0, 0, 0]),
+            M::Map(vec![]),
+        ]);
+        let mut body = Vec::new();
+        rmpv::encode::write_value(&mut body, &M::Array(vec![time, record])).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, "application/msgpack".parse().unwrap());
+        assert!(is_msgpack(&headers));
+        let mut sink = SubmissionSink::new("http");
+        forward::collect_entries(&body, 1 << 20, &mut sink);
+        assert_eq!(
+            sink.submission.events.len(),
+            1,
+            "{:?}",
+            sink.submission.rejects
+        );
     }
 
     #[tokio::test]

@@ -299,6 +299,17 @@ fn collect_message(value: Value, limit: usize, sink: &mut SubmissionSink) -> Opt
     option.and_then(|o| option_value(&o, "chunk").cloned())
 }
 
+/// Parses a stream of MessagePack `[time, record]` entries (fluent-bit's `http` output in its
+/// default `msgpack` format) into `sink`, one record per entry.
+pub fn collect_entries(packed: &[u8], limit: usize, sink: &mut SubmissionSink) {
+    let mut parser = LineParser::new(InputFormat::Auto);
+    for entry in unpack_entries(packed, false, limit) {
+        sink.next_record();
+        feed_entry(entry, &mut parser, sink);
+    }
+    parser.finish(sink);
+}
+
 /// Checks a message's outer shape before it is taken apart.
 fn check_message(value: &Value) -> Result<(), &'static str> {
     let items = value

@@ -227,14 +227,15 @@ impl Tailer {
         tracing::info!("tail: stopped; checkpoints are committed");
     }
 
-    /// Paths the globs match now (regular files, symlinks followed).
+    /// Paths the globs match now (regular files, symlinks followed). Compressed rotations
+    /// (`0.log.20260201-035525.gz`) are left out: they were read before they were compressed.
     fn matches(&self) -> Vec<(PathBuf, std::fs::Metadata)> {
         let mut out = Vec::new();
         for pattern in &self.patterns {
             let Ok(paths) = glob::glob(pattern) else {
                 continue;
             };
-            for path in paths.flatten() {
+            for path in paths.flatten().filter(|p| !is_compressed(p)) {
                 match std::fs::metadata(&path) {
                     Ok(meta) if meta.is_file() => out.push((path, meta)),
                     _ => {}
@@ -551,6 +552,12 @@ fn find_in_dir(
     None
 }
 
+/// Whether a file name says it is compressed (kubelet and logrotate gzip old rotations).
+fn is_compressed(path: &Path) -> bool {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    matches!(ext, "gz" | "zst" | "bz2" | "xz")
+}
+
 /// The directory part of a glob before its first wildcard.
 fn glob_base(pattern: &str) -> PathBuf {
     let mut base = PathBuf::new();
@@ -567,6 +574,17 @@ fn glob_base(pattern: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compressed_rotations_are_not_tailed() {
+        assert!(is_compressed(Path::new(
+            "/var/log/pods/x/op/0.log.20260201-035525.gz"
+        )));
+        assert!(!is_compressed(Path::new(
+            "/var/log/pods/x/op/0.log.20260201-035525"
+        )));
+        assert!(!is_compressed(Path::new("/var/log/containers/op.log")));
+    }
 
     #[test]
     fn glob_bases_stop_at_the_first_wildcard() {
