@@ -48,8 +48,6 @@ pub enum SourceError {
     Tail(String),
     #[error("cannot read tail checkpoints from the database: {0}")]
     Checkpoints(#[from] duckdb::Error),
-    #[error("{0}")]
-    Other(String),
 }
 
 /// A started receiver.
