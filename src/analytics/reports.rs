@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::store::StoreError;
 
 const PERIOD: &str = include_str!("sql/period_sessions.sql");
+const PERIOD_CACHED: &str = include_str!("sql/period_sessions_cached.sql");
 
 /// The user identifier a report groups by.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
@@ -192,18 +193,19 @@ fn collect<T>(
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-fn period_query(body: &str) -> String {
+fn with_sessions(cte: &str, body: &str) -> String {
     if body.trim_start().starts_with(',') {
-        format!("WITH {PERIOD}{body}")
+        format!("WITH {cte}{body}")
     } else {
-        format!("WITH {PERIOD}\n{body}")
+        format!("WITH {cte}\n{body}")
     }
 }
 
 /// Builds the usage report for `period`, grouping users by `key`.
 pub fn usage(conn: &Connection, period: Period, key: PrimaryKey, settings: &ReportSettings) -> Result<UsageReport, StoreError> {
     let p: [&dyn ToSql; 3] = [&period.from, &period.to, &key.as_str()];
-    let q = |body: &str| period_query(body);
+    conn.execute(&format!("CREATE OR REPLACE TEMP TABLE report_s AS WITH {PERIOD} SELECT * FROM s"), &p[..])?;
+    let q = |body: &str| with_sessions(PERIOD_CACHED, body);
     let pm = collect(conn, &q(include_str!("sql/period_metrics.sql")), &p, |r| {
         Ok(PeriodMetrics {
             session_count: r.get(0)?,
@@ -278,7 +280,8 @@ pub fn usage(conn: &Connection, period: Period, key: PrimaryKey, settings: &Repo
             unique_users: r.get(3)?,
         })
     })?;
-    let jira = jira(conn, period, None)?;
+    let jira = jira_from(conn, PERIOD_CACHED, period, None)?;
+    conn.execute_batch("DROP TABLE IF EXISTS report_s")?;
     Ok(UsageReport {
         general_metrics: GeneralMetrics {
             total_licenses: settings.licenses,
@@ -305,8 +308,12 @@ pub fn usage(conn: &Connection, period: Period, key: PrimaryKey, settings: &Repo
 
 /// Per-Jira-issue metrics for the period; `key` narrows to one issue.
 pub fn jira(conn: &Connection, period: Period, key: Option<&str>) -> Result<Vec<JiraMetric>, StoreError> {
+    jira_from(conn, PERIOD, period, key)
+}
+
+fn jira_from(conn: &Connection, cte: &str, period: Period, key: Option<&str>) -> Result<Vec<JiraMetric>, StoreError> {
     let p: [&dyn ToSql; 4] = [&period.from, &period.to, &PrimaryKey::default().as_str(), &key];
-    collect(conn, &period_query(include_str!("sql/jira_metrics.sql")), &p, |r| {
+    collect(conn, &with_sessions(cte, include_str!("sql/jira_metrics.sql")), &p, |r| {
         Ok(JiraMetric {
             key: r.get(0)?,
             sessions: r.get(1)?,

@@ -51,6 +51,9 @@ fn serve(path: &str) -> Response {
                 Some("json") => "application/json",
                 Some("png") => "image/png",
                 Some("ico") => "image/x-icon",
+                Some("woff2") => "font/woff2",
+                Some("txt") => "text/plain; charset=utf-8",
+                Some("map") => "application/json",
                 _ => "application/octet-stream",
             };
             ([(header::CONTENT_TYPE, mime)], file.data.into_owned()).into_response()
