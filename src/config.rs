@@ -31,6 +31,7 @@ pub struct Config {
     pub sessions: SessionsConfig,
     pub licenses: LicensesConfig,
     pub sql: SqlConfig,
+    pub retention: RetentionConfig,
 }
 
 /// `[server]`: the main HTTP port (API, dashboard, `/metrics`, HTTP JSON ingest).
@@ -220,7 +221,31 @@ impl Default for SqlConfig {
     }
 }
 
-const SECTIONS: [&str; 9] = [
+/// `[retention]`: how long data is kept (applied by `serve` on a schedule, or by the
+/// `retention` subcommand).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Events and rejects older than this many days are deleted; 0 keeps them forever.
+    pub days: u32,
+    /// Sessions whose last event is older than this many days are deleted; 0 keeps them
+    /// forever. Never less than `days` (a smaller value is raised to it).
+    pub keep_sessions_days: u32,
+    /// How often `serve` applies retention, in minutes (first at start-up).
+    pub interval_minutes: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            days: 1825,
+            keep_sessions_days: 0,
+            interval_minutes: 60,
+        }
+    }
+}
+
+const SECTIONS: [&str; 10] = [
     "server",
     "api",
     "dashboard",
@@ -230,6 +255,7 @@ const SECTIONS: [&str; 9] = [
     "sessions",
     "licenses",
     "sql",
+    "retention",
 ];
 
 impl Config {

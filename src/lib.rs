@@ -18,6 +18,8 @@
 //! - [`generate`]: deterministic synthetic operator logs for demos, tests and benchmarks.
 //! - [`dashboards`]: one panel model rendered to Grafana, Datadog and Kibana files.
 //! - [`bench`]: the ingest benchmark against DuckDB's own JSON reader.
+//! - [`ops`]: retention, day-partitioned export and consistent backups.
+//! - [`telemetry`]: the service's own logs, and traces and metrics over OTLP.
 
 pub mod analytics;
 pub mod api;
@@ -28,8 +30,10 @@ pub mod dashboards;
 pub mod event;
 pub mod generate;
 pub mod ingest;
+pub mod ops;
 pub mod parse;
 pub mod pipeline;
 pub mod server;
 pub mod sources;
 pub mod store;
+pub mod telemetry;

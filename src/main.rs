@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use mirrord_usage::{config::Config, dashboards, generate, ingest, parse::InputFormat, server, store};
+use mirrord_usage::{config::Config, dashboards, generate, ingest, ops, parse::InputFormat, server, store, telemetry};
 
 /// Usage analytics from the mirrord Operator's logs: ingest them, query them with SQL, serve
 /// reports and dashboards.
@@ -35,6 +35,93 @@ enum Command {
     /// Measure performance (prints figures; compares with DuckDB's own reader in the same run).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Delete events and rejects older than [retention] days (serve does this on its own
+    /// schedule); --dry-run only counts.
+    Retention(RetentionArgs),
+    /// Write tables as day-partitioned Parquet or CSV files (hive layout OUT/TABLE/day=YYYY-MM-DD/).
+    Export(ExportArgs),
+    /// Write a consistent snapshot of the database to a file (ask a running serve with --server).
+    Backup(BackupArgs),
+}
+
+/// How to reach a running `serve`, for jobs that need the database it holds.
+#[derive(Debug, clap::Args)]
+struct RemoteArgs {
+    /// Ask the `serve` running at this URL (e.g. http://localhost:8050) instead of opening the
+    /// database file, which a running serve holds.
+    #[arg(long, env = "MIRRORD_USAGE_SERVER")]
+    server: Option<String>,
+    /// The API key (x-license-key) of that server.
+    #[arg(long, env = "MIRRORD_USAGE_LICENSE_KEY", hide_env_values = true)]
+    key: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct RetentionArgs {
+    /// Only report what would be deleted.
+    #[arg(long)]
+    dry_run: bool,
+    /// Config file to read [retention] from (default: built-in defaults and environment).
+    #[arg(long, env = "MIRRORD_USAGE_CONFIG")]
+    config: Option<std::path::PathBuf>,
+    /// Keep events and rejects this many days (overrides [retention] days; 0 keeps all).
+    #[arg(long)]
+    days: Option<u32>,
+    /// Keep sessions this many days (overrides [retention] keep_sessions_days; 0 keeps all).
+    #[arg(long)]
+    keep_sessions_days: Option<u32>,
+    #[command(flatten)]
+    remote: RemoteArgs,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ExportFormatArg {
+    Parquet,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ExportTableArg {
+    Events,
+    Sessions,
+    Rejects,
+}
+
+#[derive(Debug, clap::Args)]
+struct ExportArgs {
+    /// File format.
+    #[arg(long, value_enum, default_value_t = ExportFormatArg::Parquet)]
+    format: ExportFormatArg,
+    /// Output directory (created if missing); a re-exported day replaces its directory.
+    #[arg(long)]
+    out: std::path::PathBuf,
+    /// First day to export (YYYY-MM-DD, UTC).
+    #[arg(long)]
+    from: Option<chrono::NaiveDate>,
+    /// Last day to export, included (YYYY-MM-DD, UTC).
+    #[arg(long)]
+    to: Option<chrono::NaiveDate>,
+    /// Tables to export.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [ExportTableArg::Events, ExportTableArg::Sessions])]
+    tables: Vec<ExportTableArg>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct BackupArgsstruct BackupArgs {
+    /// The snapshot file to write.
+    #[arg(long)]
+    out: std::path::PathBuf,
+    /// Replace --out if it exists.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    remote: RemoteArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,6 +237,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             generate::run_cli(&args, &mut out).context("generate")
         }
         Command::Dashboards(args) => dashboards::run_cli(&args).context("dashboards"),
+        Command::Retention(args) => run_retention(&cli.db, args),
+        Command::Export(args) => run_export(&cli.db, args),
+        Command::Backup(args) => run_backup(&cli.db, args),
         Command::Bench(BenchCommand::Ingest { events, seed, dir }) => {
             let tmp = tempfile::tempdir()?;
             let dir = dir.unwrap_or_else(|| tmp.path().to_path_buf());
@@ -197,24 +287,90 @@ fn print_out(text: &str) -> anyhow::Result<()> {
     }
 }
 
-fn init_logging(format: Option<LogFormat>) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let json = match format {
-        Some(LogFormat::Json) => true,
-        Some(LogFormat::Text) => false,
-        None => !std::io::stderr().is_terminal(),
-    };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
+fn run_retention(db: &str, args: RetentionArgs) -> anyhow::Result<()> {
+    let report = if let Some(server) = &args.remote.server {
+        ops::remote::Remote::new(server, args.remote.key.as_deref())?.retention(args.dry_run, args.days, args.keep_sessions_days)?
     } else {
-        builder.init();
+        let config = Config::load(args.config.as_deref(), std::env::vars())?;
+        let mut policy = ops::retention::RetentionPolicy::from(&config.retention);
+        policy.days = args.days.unwrap_or(policy.days);
+        policy.keep_sessions_days = args.keep_sessions_days.unwrap_or(policy.keep_sessions_days);
+        let store = ops::open_existing(db)?;
+        ops::retention::apply(store.connection(), policy, chrono::Utc::now(), args.dry_run)?
+    };
+    if args.json {
+        print_out(&format!("{}\n", serde_json::to_string_pretty(&report)?))
+    } else {
+        print_out(&format!("{report}\n"))
     }
 }
 
+fn run_export(db: &str, args: ExportArgs) -> anyhow::Result<()> {
+    use ops::export::{ExportFormat, ExportOptions, ExportTable};
+    let store = ops::open_existing(db)?;
+    let opts = ExportOptions {
+        format: match args.format {
+            ExportFormatArg::Parquet => ExportFormat::Parquet,
+            ExportFormatArg::Csv => ExportFormat::Csv,
+        },
+        out: args.out,
+        from: args.from,
+        to: args.to,
+        tables: args
+            .tables
+            .iter()
+            .map(|t| match t {
+                ExportTableArg::Events => ExportTable::Events,
+                ExportTableArg::Sessions => ExportTable::Sessions,
+                ExportTableArg::Rejects => ExportTable::Rejects,
+            })
+            .collect(),
+    };
+    let report = ops::export::export(store.connection(), &opts)?;
+    if args.json {
+        print_out(&format!("{}\n", serde_json::to_string_pretty(&report)?))
+    } else {
+        print_out(&report.to_string())
+    }
+}
+
+fn run_backup(db: &str, args: BackupArgs) -> anyhow::Result<()> {
+    if args.out.exists() && !args.force {
+        anyhow::bail!("{} exists; pass --force to replace it", args.out.display());
+    }
+    let report = if let Some(server) = &args.remote.server {
+        ops::remote::Remote::new(server, args.remote.key.as_deref())?.backup(&args.out)?
+    } else {
+        let store = ops::open_existing(db)?;
+        ops::backup::snapshot(store.connection(), &args.out)?
+    };
+    print_out(&format!("{report}\n"))
+}
+
+/// Installs logging (and OTLP export when `OTEL_EXPORTER_OTLP_ENDPOINT` is set). Call it
+/// inside the Tokio runtime.
+fn init_logging(format: Option<LogFormat>) -> anyhow::Result<telemetry::Telemetry> {
+    let style = match format {
+        Some(LogFormat::Json) => telemetry::LogStyle::Json,
+        Some(LogFormat::Text) => telemetry::LogStyle::Text,
+        None if std::io::stderr().is_terminal() => telemetry::LogStyle::Text,
+        None => telemetry::LogStyle::Json,
+    };
+    Ok(telemetry::Telemetry::init(style)?)
+}
+
 fn run_serve(db: String, args: ServeArgs) -> anyhow::Result<()> {
-    init_logging(args.log_format);
+    let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
+    let telemetry = {
+        let _inside = runtime.enter();
+        init_logging(args.log_format)?
+    };
+    let outcome = serve_with(&runtime, db, args);
+    telemetry.shutdown();
+    outcome
+}
+
+fn serve_with(runtime: &tokio::runtime::Runtime, db: String, args: ServeArgs) -> anyhow::Result<()> {
     let mut config = Config::load(args.config.as_deref(), std::env::vars())?;
     if let Some(bind) = args.bind {
         config.server.bind = bind;
@@ -231,7 +387,6 @@ fn run_serve(db: String, args: ServeArgs) -> anyhow::Result<()> {
         no_receivers: args.no_receivers,
         insecure_no_auth: args.insecure_no_auth,
     };
-    let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
     runtime.block_on(server::run(config, opts))?;
     Ok(())
 }

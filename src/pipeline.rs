@@ -11,6 +11,9 @@
 //! The queue is bounded in submissions. When it is full, [`PipelineHandle::try_submit`] fails
 //! at once and the source pushes back (HTTP 429, gRPC RESOURCE_EXHAUSTED, withheld forward
 //! acks, paused tailing); memory never grows without bound.
+//!
+//! Maintenance that must write (retention, backups) runs on the same thread, between commits,
+//! through [`PipelineHandle::maintain`]: the writer owns the only write connection.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,6 +61,15 @@ struct Queued {
     ack: oneshot::Sender<Ack>,
 }
 
+/// A maintenance job: runs on the writer thread with the store, between commits.
+pub type MaintenanceJob = Box<dyn FnOnce(&mut Store) + Send>;
+
+/// What travels on the writer's queue.
+enum Work {
+    Submit(Queued),
+    Maintain(MaintenanceJob),
+}
+
 /// Why a submission was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
@@ -90,7 +102,7 @@ impl PipelineStats {
 /// Cloneable handle sources use to submit work.
 #[derive(Clone)]
 pub struct PipelineHandle {
-    tx: mpsc::Sender<Queued>,
+    tx: mpsc::Sender<Work>,
     pub stats: Arc<PipelineStats>,
 }
 
@@ -103,7 +115,7 @@ impl PipelineHandle {
     /// Queues a submission if there is room; the receiver yields the commit outcome.
     pub fn try_submit(&self, submission: Submission) -> Result<oneshot::Receiver<Ack>, SubmitError> {
         let (ack, rx) = oneshot::channel();
-        self.tx.try_send(Queued { submission, ack }).map_err(|e| match e {
+        self.tx.try_send(Work::Submit(Queued { submission, ack })).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => {
                 self.stats.refused_full.fetch_add(1, Ordering::Relaxed);
                 SubmitError::Full
@@ -126,10 +138,25 @@ impl PipelineHandle {
     pub async fn enqueue(&self, submission: Submission) -> Result<oneshot::Receiver<Ack>, SubmitError> {
         let (ack, rx) = oneshot::channel();
         self.tx
-            .send(Queued { submission, ack })
+            .send(Work::Submit(Queued { submission, ack }))
             .await
             .map_err(|_| SubmitError::Closed)?;
         Ok(rx)
+    }
+
+    /// Runs `job` on the writer thread, after the submissions queued before it are committed,
+    /// and returns its result. Waits for room in the queue like [`PipelineHandle::enqueue`].
+    pub async fn maintain<T, F>(&self, job: F) -> Result<T, SubmitError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> T + Send + 'static,
+    {
+        let (done, rx) = oneshot::channel();
+        let job: MaintenanceJob = Box::new(move |store| {
+            let _ = done.send(job(store));
+        });
+        self.tx.send(Work::Maintain(job)).await.map_err(|_| SubmitError::Closed)?;
+        rx.await.map_err(|_| SubmitError::Closed)
     }
 }
 
@@ -146,22 +173,38 @@ pub fn start(store: Store, config: PipelineConfig) -> (PipelineHandle, std::thre
     (PipelineHandle { tx, stats }, join)
 }
 
-fn writer_loop(mut store: Store, mut rx: mpsc::Receiver<Queued>, config: PipelineConfig, stats: &PipelineStats) -> Store {
-    while let Some(first) = rx.blocking_recv() {
+fn writer_loop(mut store: Store, mut rx: mpsc::Receiver<Work>, config: PipelineConfig, stats: &PipelineStats) -> Store {
+    while let Some(work) = rx.blocking_recv() {
+        let first = match work {
+            Work::Submit(q) => q,
+            Work::Maintain(job) => {
+                job(&mut store);
+                continue;
+            }
+        };
         let deadline = Instant::now() + config.flush_interval;
         let mut pending = vec![first];
         let mut events: usize = pending[0].submission.events.len();
+        // A maintenance job ends the batch: what was queued before it commits first.
+        let mut job = None;
         while events < config.batch_size && Instant::now() < deadline {
             match rx.try_recv() {
-                Ok(q) => {
+                Ok(Work::Submit(q)) => {
                     events += q.submission.events.len();
                     pending.push(q);
+                }
+                Ok(Work::Maintain(j)) => {
+                    job = Some(j);
+                    break;
                 }
                 Err(mpsc::error::TryRecvError::Empty) => std::thread::sleep(Duration::from_millis(2)),
                 Err(mpsc::error::TryRecvError::Disconnected) => break,
             }
         }
         commit(&mut store, pending, stats);
+        if let Some(job) = job {
+            job(&mut store);
+        }
     }
     store
 }
@@ -177,6 +220,17 @@ fn commit(store: &mut Store, pending: Vec<Queued>, stats: &PipelineStats) {
         checkpoints.extend(q.submission.checkpoints);
         acks.push(q.ack);
     }
+    let span = tracing::info_span!(
+        "store.commit",
+        submissions = acks.len(),
+        events = events.len(),
+        rejects = rejects.len(),
+        stored = tracing::field::Empty,
+        duplicates = tracing::field::Empty,
+        rejected = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    );
+    let _entered = span.enter();
     let started = Instant::now();
     let outcome = store.append(&events, &rejects, &checkpoints).map_err(|e| e.to_string());
     stats
@@ -184,12 +238,16 @@ fn commit(store: &mut Store, pending: Vec<Queued>, stats: &PipelineStats) {
         .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
     match &outcome {
         Ok(s) => {
+            span.record("stored", s.stored);
+            span.record("duplicates", s.duplicates);
+            span.record("rejected", s.rejected);
             stats.stored.fetch_add(s.stored, Ordering::Relaxed);
             stats.duplicates.fetch_add(s.duplicates, Ordering::Relaxed);
             stats.rejected.fetch_add(s.rejected, Ordering::Relaxed);
             stats.commits.fetch_add(1, Ordering::Relaxed);
         }
         Err(e) => {
+            span.record("otel.status_code", "ERROR");
             stats.failed_commits.fetch_add(1, Ordering::Relaxed);
             tracing::error!(error = %e, "commit failed; senders are told to retry");
         }

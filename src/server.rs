@@ -139,6 +139,13 @@ pub async fn run(config: Config, opts: ServeOptions) -> Result<(), ServeError> {
         .map_err(|source| ServeError::Bind { addr: addr.clone(), source })?;
     let local: SocketAddr = listener.local_addr().map_err(|e| ServeError::Other(e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let pipeline_metrics = crate::telemetry::register_pipeline_metrics(&handle);
+    let retention = tokio::spawn(crate::ops::retention::run_schedule(
+        handle.clone(),
+        (&config.retention).into(),
+        Duration::from_secs(config.retention.interval_minutes.max(1).saturating_mul(60)),
+        shutdown_rx.clone(),
+    ));
     let receivers = if opts.no_receivers {
         Vec::new()
     } else {
@@ -161,6 +168,8 @@ pub async fn run(config: Config, opts: ServeOptions) -> Result<(), ServeError> {
     for r in receivers {
         let _ = r.task.await;
     }
+    let _ = retention.await;
+    drop(pipeline_metrics);
     drop(handle);
     // The writer drains every queued submission before it returns.
     let _ = tokio::task::spawn_blocking(move || writer.join()).await;

@@ -4,6 +4,7 @@
 //! Readers never share the writer: each request clones a DuckDB connection from
 //! [`AppState::db`] and runs its queries on a blocking thread.
 
+pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod ingest;
@@ -67,6 +68,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sql", post(sql::run))
         .route("/api/v1/ingest", post(ingest::ingest))
         .route("/api/v1/dashboards/{vendor}", get(reports::dashboard))
+        .route("/api/v1/admin/backup", post(admin::backup))
+        .route("/api/v1/admin/retention", post(admin::retention))
         .fallback(error::not_found)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_key));
     let mut app = Router::new()
@@ -82,6 +85,7 @@ pub fn router(state: AppState) -> Router {
     }
     app.with_state(state)
         .layer(tower_http::compression::CompressionLayer::new())
+        .layer(axum::middleware::from_fn(crate::telemetry::trace_request))
 }
 
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> Result<&'static str, ApiError> {
