@@ -249,3 +249,23 @@ fn dashboards_route_serves_the_committed_files() {
     let (status, body) = server.get("/api/v1/dashboards/splunk");
     assert_eq!(status, 400, "{body}");
 }
+
+#[test]
+fn dashboard_login_sets_an_http_only_cookie_that_authorizes_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("db.duckdb"), &["--no-receivers", "--dashboard-login"]);
+    let client = Server::client();
+    let config: Value = client.get(server.url("/ui/config.json")).send().unwrap().json().unwrap();
+    assert!(config["licenseKey"].is_null(), "the key is not handed out: {config}");
+    let wrong = client.post(server.url("/ui/login")).json(&serde_json::json!({"licenseKey": "nope"})).send().unwrap();
+    assert_eq!(wrong.status().as_u16(), 403);
+    let ok = client.post(server.url("/ui/login")).json(&serde_json::json!({"licenseKey": KEY})).send().unwrap();
+    assert_eq!(ok.status().as_u16(), 204);
+    let cookie = ok.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let pair = cookie.split(';').next().unwrap();
+    let report = client.get(server.url("/api/v1/reports/usage")).header("cookie", pair).send().unwrap();
+    assert_eq!(report.status().as_u16(), 200, "the cookie authorizes API requests");
+    let forged = client.get(server.url("/api/v1/reports/usage")).header("cookie", "mirrord_usage_key=nope").send().unwrap();
+    assert_eq!(forged.status().as_u16(), 403);
+}

@@ -1,5 +1,6 @@
 //! `x-license-key` on every `/api/` route: 401 when missing, 403 when wrong, compared in
-//! constant time.
+//! constant time. The dashboard may instead present the key in the HttpOnly cookie that
+//! `POST /ui/login` sets (`serve --dashboard-login`).
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -13,11 +14,30 @@ pub async fn require_key(State(state): State<AppState>, req: Request, next: Next
     let Some(expected) = state.license_key.as_deref() else {
         return Ok(next.run(req).await);
     };
-    match req.headers().get("x-license-key") {
+    let given = req
+        .headers()
+        .get("x-license-key")
+        .map(|v| v.as_bytes().to_vec())
+        .or_else(|| cookie_key(req.headers()));
+    match given {
         None => Err(ApiError::new(StatusCode::UNAUTHORIZED, "missing x-license-key header")),
-        Some(given) if constant_time_eq(given.as_bytes(), expected.as_bytes()) => Ok(next.run(req).await),
+        Some(given) if constant_time_eq(&given, expected.as_bytes()) => Ok(next.run(req).await),
         Some(_) => Err(ApiError::new(StatusCode::FORBIDDEN, "wrong x-license-key")),
     }
+}
+
+/// Name of the cookie `POST /ui/login` sets.
+pub const COOKIE: &str = "mirrord_usage_key";
+
+/// The key from the login cookie, if the request carries one.
+fn cookie_key(headers: &axum::http::HeaderMap) -> Option<Vec<u8>> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+        .map(|v| v.as_bytes().to_vec())
 }
 
 /// Equality whose time depends only on the lengths, not on where the bytes differ.

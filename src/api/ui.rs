@@ -30,6 +30,26 @@ pub async fn config(State(state): State<AppState>) -> Json<serde_json::Value> {
     }))
 }
 
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Login {
+    pub license_key: String,
+}
+
+/// `POST /ui/login` with `{"licenseKey": ".."}`: checks the key once and answers with an
+/// HttpOnly, SameSite=Strict cookie that authorizes the dashboard's API requests
+/// (`serve --dashboard-login`, for exposed deployments).
+pub async fn login(State(state): State<AppState>, axum::Json(body): axum::Json<Login>) -> Response {
+    let Some(expected) = state.license_key.as_deref() else {
+        return StatusCode::NO_CONTENT.into_response();
+    };
+    if !super::auth::constant_time_eq(body.license_key.as_bytes(), expected.as_bytes()) {
+        return super::ApiError::new(StatusCode::FORBIDDEN, "wrong license key").into_response();
+    }
+    let cookie = format!("{}={}; HttpOnly; SameSite=Strict; Path=/", super::auth::COOKIE, body.license_key);
+    (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response()
+}
+
 /// `GET /`.
 pub async fn index() -> Response {
     serve("index.html")
