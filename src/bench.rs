@@ -132,3 +132,128 @@ pub fn run_ingest(dir: &Path, events: usize, seed: u64, out: &mut dyn Write) -> 
     let _ = writeln!(out, "ratio (ours / duckdb read_json): {:.2}x", ours.events_per_second / reference.events_per_second);
     Ok((ours, reference))
 }
+
+/// Latency percentiles of one measured query, over HTTP and run directly in DuckDB.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Latency {
+    pub name: String,
+    pub http_p50_ms: f64,
+    pub http_p99_ms: f64,
+    pub direct_p50_ms: f64,
+    pub direct_p99_ms: f64,
+}
+
+fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples.get(i).copied().unwrap_or(f64::NAN)
+}
+
+/// Loads `events` generated events (about a tenth as many sessions) straight into a fresh
+/// database at `db`, skipping text parsing: this benchmark measures queries, not ingest.
+pub fn load_generated(db: &str, events: usize, seed: u64) -> Result<Store, BenchError> {
+    let mut store = Store::open(db)?;
+    let today = chrono::Utc::now().date_naive();
+    let opts = GenerateOptions { users: 2000, days: 365, seed, end: today, max_events: Some(events) };
+    let scenario = Scenario::build(&opts);
+    let source: std::sync::Arc<str> = std::sync::Arc::from("bench");
+    let mut chunk = Vec::with_capacity(200_000);
+    for event in scenario.events() {
+        chunk.push(crate::batch::IncomingEvent { event, format: "generated", source: source.clone() });
+        if chunk.len() == 200_000 {
+            store.append(&chunk, &[], &[])?;
+            chunk.clear();
+        }
+    }
+    store.append(&chunk, &[], &[])?;
+    Ok(store)
+}
+
+/// One HTTP/1.1 GET over a fresh connection; returns the time to the last byte.
+async fn http_get(addr: std::net::SocketAddr, path: &str, key: &str) -> std::io::Result<f64> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let start = Instant::now();
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    let req = format!("GET {path} HTTP/1.1\r\nHost: bench\r\nx-license-key: {key}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await?;
+    let mut body = Vec::new();
+    s.read_to_end(&mut body).await?;
+    if !body.starts_with(b"HTTP/1.1 200") {
+        return Err(std::io::Error::other(String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned()));
+    }
+    Ok(start.elapsed().as_secs_f64() * 1000.0)
+}
+
+/// Measures `/api/v1/reports/usage` (all time and 30 days) and `/trends?days=90` over HTTP
+/// against the real router, and the same report functions called directly, `runs` times each.
+pub fn run_reports(dir: &Path, events: usize, runs: usize, out: &mut dyn Write) -> Result<Vec<Latency>, BenchError> {
+    let t = Instant::now();
+    let store = load_generated(&dir.join("reports.duckdb").display().to_string(), events, 7)?;
+    let (n_events, n_sessions): (i64, i64) = store.connection().query_row(
+        "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM session_state)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let _ = writeln!(out, "loaded {n_events} events / {n_sessions} sessions in {:.1}s", t.elapsed().as_secs_f64());
+    let reader = store.reader()?;
+    let direct = store.reader()?;
+    let (pipeline, _writer) = crate::pipeline::start(store, crate::pipeline::PipelineConfig::default());
+    let state = crate::api::AppState {
+        db: std::sync::Arc::new(std::sync::Mutex::new(reader)),
+        pipeline,
+        config: std::sync::Arc::new(crate::config::Config::default()),
+        license_key: Some(std::sync::Arc::from("bench")),
+        report_settings: crate::analytics::reports::ReportSettings::default(),
+    };
+    let rt = tokio::runtime::Runtime::new().map_err(|e| BenchError::Write { path: dir.to_path_buf(), source: e })?;
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .map_err(|e| BenchError::Write { path: dir.to_path_buf(), source: e })?;
+    let addr = listener.local_addr().map_err(|e| BenchError::Write { path: dir.to_path_buf(), source: e })?;
+    rt.spawn(async move { axum::serve(listener, crate::api::router(state)).await });
+    let today = chrono::Utc::now().date_naive();
+    let month_ago = (today - chrono::Duration::days(29)).and_hms_opt(0, 0, 0);
+    let cases: [(&str, String, Box<dyn Fn(&duckdb::Connection) -> Result<(), StoreError>>); 3] = [
+        ("usage (All)", "/api/v1/reports/usage".into(), Box::new(|c| {
+            crate::analytics::reports::usage(c, Default::default(), Default::default(), &Default::default()).map(|_| ())
+        })),
+        ("usage (30d)", format!("/api/v1/reports/usage?from={}", today - chrono::Duration::days(29)), Box::new(move |c| {
+            let p = crate::analytics::reports::Period { from: month_ago, to: None };
+            crate::analytics::reports::usage(c, p, Default::default(), &Default::default()).map(|_| ())
+        })),
+        ("trends (90d)", "/api/v1/reports/usage/trends?days=90".into(), Box::new(move |c| {
+            crate::analytics::reports::trends(c, today - chrono::Duration::days(89), today).map(|_| ())
+        })),
+    ];
+    let mut results = Vec::new();
+    for (name, path, query) in &cases {
+        let mut http = Vec::with_capacity(runs);
+        let mut local = Vec::with_capacity(runs);
+        for i in 0..runs + 2 {
+            let ms = rt
+                .block_on(http_get(addr, path, "bench"))
+                .map_err(|e| BenchError::Write { path: dir.to_path_buf(), source: e })?;
+            let start = Instant::now();
+            query(&direct)?;
+            let direct_ms = start.elapsed().as_secs_f64() * 1000.0;
+            if i >= 2 {
+                http.push(ms);
+                local.push(direct_ms);
+            }
+        }
+        let l = Latency {
+            name: name.to_string(),
+            http_p50_ms: percentile(&mut http, 0.5),
+            http_p99_ms: percentile(&mut http, 0.99),
+            direct_p50_ms: percentile(&mut local, 0.5),
+            direct_p99_ms: percentile(&mut local, 0.99),
+        };
+        let _ = writeln!(
+            out,
+            "{:<14} HTTP p50 {:>8.1} ms  p99 {:>8.1} ms | direct p50 {:>8.1} ms  p99 {:>8.1} ms | ratio p50 {:.2}x",
+            l.name, l.http_p50_ms, l.http_p99_ms, l.direct_p50_ms, l.direct_p99_ms, l.http_p50_ms / l.direct_p50_ms
+        );
+        results.push(l);
+    }
+    Ok(results)
+}
