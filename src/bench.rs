@@ -133,6 +133,9 @@ pub fn run_ingest(dir: &Path, events: usize, seed: u64, out: &mut dyn Write) -> 
     Ok((ours, reference))
 }
 
+/// A report query run directly on a connection, for comparison with its HTTP route.
+type DirectQuery = dyn Fn(&duckdb::Connection) -> Result<(), StoreError>;
+
 /// Latency percentiles of one measured query, over HTTP and run directly in DuckDB.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Latency {
@@ -213,7 +216,7 @@ pub fn run_reports(dir: &Path, events: usize, runs: usize, out: &mut dyn Write) 
     rt.spawn(async move { axum::serve(listener, crate::api::router(state)).await });
     let today = chrono::Utc::now().date_naive();
     let month_ago = (today - chrono::Duration::days(29)).and_hms_opt(0, 0, 0);
-    let cases: [(&str, String, Box<dyn Fn(&duckdb::Connection) -> Result<(), StoreError>>); 3] = [
+    let cases: [(&str, String, Box<DirectQuery>); 3] = [
         ("usage (All)", "/api/v1/reports/usage".into(), Box::new(|c| {
             crate::analytics::reports::usage(c, Default::default(), Default::default(), &Default::default()).map(|_| ())
         })),
