@@ -31,6 +31,7 @@ pub struct Config {
     pub sessions: SessionsConfig,
     pub licenses: LicensesConfig,
     pub sql: SqlConfig,
+    pub jira: crate::jira::JiraConfig,
     pub retention: RetentionConfig,
 }
 
@@ -245,7 +246,7 @@ impl Default for RetentionConfig {
     }
 }
 
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "server",
     "api",
     "dashboard",
@@ -255,6 +256,7 @@ const SECTIONS: [&str; 10] = [
     "sessions",
     "licenses",
     "sql",
+    "jira",
     "retention",
 ];
 

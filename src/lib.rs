@@ -12,6 +12,7 @@
 //! - [`sources`]: live receivers (OTLP gRPC/HTTP, Forward, file tailing) for `serve`.
 //! - [`pipeline`]: the bounded queue, batching, back-pressure and acknowledgements.
 //! - [`analytics`]: sessions (kept current per commit), reports, trends, Jira, xlsx.
+//! - [`jira`]: issue keys of sessions, the webhook outbox and its delivery, the embeddable panel.
 //! - [`api`]: the axum app: reports API, read-only SQL, ingest, `/metrics`, dashboard.
 //! - [`server`]: wires config, store, pipeline, receivers and API into `serve`.
 //! - [`config`]: defaults < file < environment < flags.
@@ -30,6 +31,7 @@ pub mod dashboards;
 pub mod event;
 pub mod generate;
 pub mod ingest;
+pub mod jira;
 pub mod ops;
 pub mod parse;
 pub mod pipeline;

@@ -42,6 +42,9 @@ enum Command {
     Export(ExportArgs),
     /// Write a consistent snapshot of the database to a file (ask a running serve with --server).
     Backup(BackupArgs),
+    /// Jira integration: the state of the webhook pushes.
+    #[command(subcommand)]
+    Jira(JiraCommand),
 }
 
 /// How to reach a running `serve`, for jobs that need the database it holds.
@@ -113,7 +116,7 @@ struct ExportArgs {
 }
 
 #[derive(Debug, clap::Args)]
-struct BackupArgsstruct BackupArgs {
+struct BackupArgs {
     /// The snapshot file to write.
     #[arg(long)]
     out: std::path::PathBuf,
@@ -237,6 +240,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             generate::run_cli(&args, &mut out).context("generate")
         }
         Command::Dashboards(args) => dashboards::run_cli(&args).context("dashboards"),
+        Command::Jira(JiraCommand::Status(args)) => run_jira_status(&cli.db, args),
         Command::Retention(args) => run_retention(&cli.db, args),
         Command::Export(args) => run_export(&cli.db, args),
         Command::Backup(args) => run_backup(&cli.db, args),
@@ -389,4 +393,50 @@ fn serve_with(runtime: &tokio::runtime::Runtime, db: String, args: ServeArgs) ->
     };
     runtime.block_on(server::run(config, opts))?;
     Ok(())
+}
+
+// ---- `jira status` ----
+
+#[derive(Debug, Subcommand)]
+enum JiraCommand {
+    /// Webhook pushes by state (pending, delivered, skipped, failed), the oldest pending one and
+    /// recent errors. Reads the database, or asks a running serve with --server.
+    Status(JiraStatusArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct JiraStatusArgs {
+    /// Ask the `serve` running at this URL (e.g. http://localhost:8050), which holds the
+    /// database, instead of opening the file.
+    #[arg(long, env = "MIRRORD_USAGE_SERVER")]
+    server: Option<String>,
+    /// The API key (x-license-key) of that server.
+    #[arg(long, env = "MIRRORD_USAGE_LICENSE_KEY", hide_env_values = true)]
+    key: Option<String>,
+    /// Print the status as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn run_jira_status(db: &str, args: JiraStatusArgs) -> anyhow::Result<()> {
+    use mirrord_usage::jira::outbox;
+    let status = match &args.server {
+        Some(url) => {
+            let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
+            runtime.block_on(outbox::fetch_status(url, args.key.as_deref()))?
+        }
+        None => {
+            if db != ":memory:" && !std::path::Path::new(db).exists() {
+                anyhow::bail!("no database at {db}: pass --db, or --server to ask a running serve");
+            }
+            let store = store::Store::open(db)
+                .with_context(|| format!("open {db} (if serve is running on it, pass --server http://HOST:PORT)"))?;
+            outbox::status(store.connection())?
+        }
+    };
+    if args.json {
+        print_out(&format!("{}\n", serde_json::to_string_pretty(&status)?))
+    } else {
+        print_out(&status.to_string())
+    }
 }

@@ -98,6 +98,8 @@ fn fill_demo(store: &mut Store) -> Result<u64, ServeError> {
 pub async fn run(config: Config, opts: ServeOptions) -> Result<(), ServeError> {
     let mut store = Store::open(&opts.db)?;
     sync_settings(&store, &config)?;
+    crate::jira::sync_settings(store.connection(), &config.jira, chrono::Utc::now())
+        .map_err(|e| ServeError::Other(e.to_string()))?;
     if opts.demo {
         let n = fill_demo(&mut store)?;
         if n > 0 {
@@ -117,6 +119,8 @@ pub async fn run(config: Config, opts: ServeOptions) -> Result<(), ServeError> {
     let reader = store.reader()?;
     // The receivers read their saved checkpoints (file offsets) through their own connection.
     let sources_db = store.reader()?;
+    // The Jira delivery task writes only its outbox rows, through its own connection.
+    let jira_db = store.reader()?;
     let pipeline_cfg = PipelineConfig {
         batch_size: config.pipeline.batch_size.max(1),
         flush_interval: Duration::from_millis(config.pipeline.flush_interval_ms.max(1)),
@@ -146,6 +150,8 @@ pub async fn run(config: Config, opts: ServeOptions) -> Result<(), ServeError> {
         Duration::from_secs(config.retention.interval_minutes.max(1).saturating_mul(60)),
         shutdown_rx.clone(),
     ));
+    let jira = crate::jira::delivery::start(&config.jira, jira_db, shutdown_rx.clone())
+        .map_err(|e| ServeError::Other(e.to_string()))?;
     let receivers = if opts.no_receivers {
         Vec::new()
     } else {
@@ -167,6 +173,9 @@ pub async fn run(config: Config, opts: ServeOptions) -> Result<(), ServeError> {
     server.await.map_err(|e| ServeError::Other(e.to_string()))?;
     for r in receivers {
         let _ = r.task.await;
+    }
+    if let Some(jira) = jira {
+        let _ = jira.await;
     }
     let _ = retention.await;
     drop(pipeline_metrics);

@@ -9,7 +9,10 @@ WITH cfg AS (
         coalesce(max(value) FILTER (WHERE key = 'ci_user_regex'), '$^') AS ci_user_re,
         coalesce(max(value) FILTER (WHERE key = 'ci_name_regex'), '$^') AS ci_name_re,
         coalesce(TRY_CAST(max(value) FILTER (WHERE key = 'abandon_after_seconds') AS DOUBLE), 86400) AS abandon_after,
-        coalesce(max(value) FILTER (WHERE key = 'jira_key_regex'), '[A-Z][A-Z0-9_]+-[1-9][0-9]*') AS jira_re
+        coalesce(max(value) FILTER (WHERE key = 'jira_key_regex'), '[A-Z][A-Z0-9_]+-[1-9][0-9]*') AS jira_re,
+        string_split(nullif(max(value) FILTER (WHERE key = 'jira_project_keys'), ''), ',') AS jira_projects,
+        (SELECT list({'user': "user", 'branch_glob': branch_glob, 'from_ts': from_ts, 'to_ts': to_ts, 'key': key}
+                     ORDER BY position) FROM jira_rules) AS jira_rules
     FROM settings
 )
 SELECT
@@ -51,7 +54,8 @@ SELECT
     s.target_namespace,
     s.target_container,
     s.branch,
-    nullif(regexp_extract(coalesce(s.branch, ''), cfg.jira_re), '') AS jira_key,
+    resolve_jira_key(s.jira_override, s.branch, s.client_user, s.client_name, s.client_hostname, s.client_id,
+                     coalesce(s.started_at, s.first_seen_at), cfg.jira_re, cfg.jira_projects, cfg.jira_rules) AS jira_key,
     coalesce(s.ports_stolen, []) AS ports_stolen,
     coalesce(s.ports_mirrored, []) AS ports_mirrored,
     coalesce(s.http_filters, []) AS http_filters,

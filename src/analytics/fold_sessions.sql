@@ -28,7 +28,8 @@ SELECT
     bool_or(scale_down),
     any_value(trace_id),
     any_value(operator_version),
-    count(*)
+    count(*),
+    any_value(coalesce(attributes->>'jira_key', attributes->>'jira_issue'))
 FROM events
 WHERE ingested_at = $1 AND session_id IS NOT NULL
 GROUP BY session_id
@@ -57,4 +58,5 @@ ON CONFLICT (session_id) DO UPDATE SET
     scale_down         = coalesce(session_state.scale_down OR excluded.scale_down, session_state.scale_down, excluded.scale_down),
     trace_id           = coalesce(session_state.trace_id, excluded.trace_id),
     operator_version   = coalesce(excluded.operator_version, session_state.operator_version),
-    event_count        = session_state.event_count + excluded.event_count
+    event_count        = session_state.event_count + excluded.event_count,
+    jira_override      = coalesce(session_state.jira_override, excluded.jira_override)

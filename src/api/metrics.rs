@@ -132,6 +132,7 @@ pub fn registry(conn: &Connection, stats: &PipelineStats, queue_depth: usize) ->
     counter_family(&mut reg, "mirrord_usage_copy_target", "Copy Target events", &["namespace", "target_name", "scale_down"], &rows(conn, "copies")?, 3);
     counter_family(&mut reg, "mirrord_usage_cli_version_sessions", "Sessions per mirrord CLI version", &["cli_version"], &rows(conn, "cli_versions")?, 1);
     counter_family(&mut reg, "mirrord_usage_events", "Functional events stored", &["kind"], &rows(conn, "events")?, 1);
+    gauge_family(&mut reg, "mirrord_usage_jira_outbox", "Jira webhook pushes by state", &["state"], &rows(conn, "jira_outbox")?, 1);
     ingest_metrics(&mut reg, conn, stats, queue_depth)?;
     Ok(reg)
 }

@@ -34,3 +34,6 @@ SELECT split_part(source, ':', 1), count(*) FROM events GROUP BY ALL;
 SELECT split_part(source, ':', 1), count(*) FROM rejects GROUP BY ALL;
 -- name: last_event
 SELECT coalesce(epoch(max(timestamp)), 0) FROM events;
+-- name: jira_outbox
+SELECT st.state, count(o.state) FROM (VALUES ('pending'), ('delivered'), ('skipped'), ('failed')) st(state)
+LEFT JOIN jira_outbox o ON o.state = st.state GROUP BY st.state;

@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/reports/usage/trends", get(reports::trends))
         .route("/api/v1/reports/jira", get(reports::jira_all))
         .route("/api/v1/reports/jira/{key}", get(reports::jira_one))
+        .route("/api/v1/jira/status", get(crate::jira::routes::status))
         .route("/api/v1/sessions", get(reports::sessions))
         .route("/api/v1/sql", post(sql::run))
         .route("/api/v1/ingest", post(ingest::ingest))
@@ -77,6 +78,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::metrics))
         .merge(api);
+    if state.config.jira.panel {
+        // No API key: a Jira app or any page embeds it in an iframe, which cannot send one.
+        app = app.route("/jira/panel/{key}", get(crate::jira::routes::panel));
+    }
     if state.config.dashboard.enabled {
         app = app
             .route("/ui/config.json", get(ui::config))

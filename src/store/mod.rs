@@ -23,6 +23,7 @@ use crate::batch::{IncomingEvent, to_record_batch};
 const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "core", include_str!("../../schemas/duckdb/001_core.sql")),
     (2, "sessions", include_str!("../../schemas/duckdb/002_sessions.sql")),
+    (3, "jira", include_str!("../../schemas/duckdb/003_jira.sql")),
 ];
 
 /// Views, recreated at every start so they always match the binary.
@@ -150,6 +151,7 @@ impl Store {
             };
             run().map_err(|source| StoreError::Migrate { version, name, source })?;
         }
+        self.conn.execute_batch(crate::jira::RESOLVE_KEY_SQL)?;
         self.conn.execute_batch(VIEWS)?;
         self.conn.register_table_function::<ArrowVTab>("arrow")?;
         Ok(())
@@ -243,6 +245,8 @@ fn insert_new_events(conn: &Connection, events: &[IncomingEvent], stamp: DateTim
     )?;
     if inserted > 0 {
         conn.execute(crate::analytics::sessions::FOLD_SQL, params![stamp.naive_utc()])?;
+        // Pushes for sessions this commit closed, queued in the same transaction.
+        crate::jira::outbox::enqueue_closed(conn, stamp)?;
     }
     Ok(inserted as u64)
 }
