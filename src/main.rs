@@ -142,6 +142,19 @@ enum BenchCommand {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// Load N generated events (about N/10 sessions) and measure p50/p99 latency of the usage
+    /// report (All, 30d) and trends (90d) over HTTP, and of the same queries run directly.
+    Reports {
+        /// Number of events.
+        #[arg(long, default_value_t = 10_000_000)]
+        events: usize,
+        /// Measured runs per query.
+        #[arg(long, default_value_t = 30)]
+        runs: usize,
+        /// Working directory (default: a temporary directory, removed afterwards).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -155,7 +168,8 @@ struct ServeArgs {
     /// HTTP port for the dashboard, API and /metrics (overrides [server] port; default 8050).
     #[arg(long)]
     port: Option<u16>,
-    /// Fill an empty database with 90 days of generated activity first, to explore the dashboard.
+    /// Fill an empty database with 90 days of generated activity first (and show 50 seats unless
+    /// [licenses] seats is set), to explore the dashboard.
     #[arg(long)]
     demo: bool,
     /// Don't start the OTLP, Forward and file-tail receivers (HTTP JSON ingest stays on).
@@ -167,6 +181,10 @@ struct ServeArgs {
     /// Turn API authentication off. Only for trusted networks.
     #[arg(long)]
     insecure_no_auth: bool,
+    /// Don't hand the API key to the browser: the dashboard asks for it once and keeps it in an
+    /// HttpOnly cookie (for deployments reachable beyond a trusted network).
+    #[arg(long)]
+    dashboard_login: bool,
     /// Log format: text on a terminal, JSON otherwise, unless set.
     #[arg(long, value_enum)]
     log_format: Option<LogFormat>,
@@ -240,15 +258,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             generate::run_cli(&args, &mut out).context("generate")
         }
         Command::Dashboards(args) => dashboards::run_cli(&args).context("dashboards"),
-        Command::Jira(JiraCommand::Status(args)) => run_jira_status(&cli.db, args),
         Command::Retention(args) => run_retention(&cli.db, args),
         Command::Export(args) => run_export(&cli.db, args),
         Command::Backup(args) => run_backup(&cli.db, args),
+        Command::Jira(JiraCommand::Status(args)) => run_jira_status(&cli.db, args),
         Command::Bench(BenchCommand::Ingest { events, seed, dir }) => {
             let tmp = tempfile::tempdir()?;
             let dir = dir.unwrap_or_else(|| tmp.path().to_path_buf());
             std::fs::create_dir_all(&dir)?;
             mirrord_usage::bench::run_ingest(&dir, events, seed, &mut std::io::stdout())?;
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Reports { events, runs, dir }) => {
+            let tmp = tempfile::tempdir()?;
+            let dir = dir.unwrap_or_else(|| tmp.path().to_path_buf());
+            std::fs::create_dir_all(&dir)?;
+            mirrord_usage::bench::run_reports(&dir, events, runs.max(1), &mut std::io::stdout())?;
             Ok(())
         }
     }
@@ -384,6 +409,9 @@ fn serve_with(runtime: &tokio::runtime::Runtime, db: String, args: ServeArgs) ->
     }
     if let Some(key) = args.license_key {
         config.api.license_key = Some(key);
+    }
+    if args.dashboard_login {
+        config.api.share_key_with_dashboard = false;
     }
     let opts = server::ServeOptions {
         db,

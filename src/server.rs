@@ -81,7 +81,13 @@ fn fill_demo(store: &mut Store) -> Result<u64, ServeError> {
         tracing::info!(events = count, "database not empty; --demo adds nothing");
         return Ok(0);
     }
-    let events = generate::events(&GenerateOptions::default());
+    // The generator fills whole days; keep only what has already happened, so the demo's
+    // "last event" is not in the future (sessions running at the cut stay open).
+    let now = chrono::Utc::now();
+    let events: Vec<_> = generate::events(&GenerateOptions::default())
+        .into_iter()
+        .filter(|e| e.timestamp <= now)
+        .collect();
     let source: Arc<str> = Arc::from("demo");
     let incoming: Vec<_> = events
         .into_iter()
@@ -95,11 +101,17 @@ fn fill_demo(store: &mut Store) -> Result<u64, ServeError> {
 }
 
 /// Runs the service until Ctrl-C / SIGTERM.
-pub async fn run(config: Config, opts: ServeOptions) -> Result<(), ServeError> {
+pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeError> {
+    if opts.demo && config.licenses.seats.is_none() {
+        // A demo shows a full Licenses card; real deployments set [licenses] seats.
+        config.licenses.seats = Some(50);
+    }
     let mut store = Store::open(&opts.db)?;
     sync_settings(&store, &config)?;
     crate::jira::sync_settings(store.connection(), &config.jira, chrono::Utc::now())
         .map_err(|e| ServeError::Other(e.to_string()))?;
+    // The views hold the settings as constants; rebuild them with what was just synced.
+    store.refresh_views()?;
     if opts.demo {
         let n = fill_demo(&mut store)?;
         if n > 0 {
@@ -174,10 +186,10 @@ pub async fn run(config: Config, opts: ServeOptions) -> Result<(), ServeError> {
     for r in receivers {
         let _ = r.task.await;
     }
+    let _ = retention.await;
     if let Some(jira) = jira {
         let _ = jira.await;
     }
-    let _ = retention.await;
     drop(pipeline_metrics);
     drop(handle);
     // The writer drains every queued submission before it returns.

@@ -1,5 +1,9 @@
 -- Views over the stored data, recreated at every start (CREATE OR REPLACE) so they always match
 -- the binary. They hold every rule that depends on configuration (`settings`) or on "now".
+--
+-- `{{key}}` is replaced, when the views are (re)created, by the value of that `settings` row as
+-- a SQL literal (see Store::refresh_views). Regexes must be constants: DuckDB compiles a
+-- non-constant pattern once per row, which made a 50k-session report take 20 s.
 
 -- One row per session. `started_at` is the Session Start time, or — for a session whose start
 -- was never seen — its end minus its reported duration, or its first event.
@@ -26,20 +30,20 @@ SELECT
     s.last_seen_at,
     CASE
         WHEN s.ended_at IS NOT NULL THEN 'closed'
-        WHEN epoch(CAST(current_timestamp AS TIMESTAMP)) - epoch(s.last_seen_at) > cfg.abandon_after THEN 'abandoned'
+        WHEN epoch(CAST(current_timestamp AS TIMESTAMP)) - epoch(s.last_seen_at) > {{abandon_after_seconds}} THEN 'abandoned'
         ELSE 'open'
     END AS status,
     CASE
         WHEN s.ended_at IS NOT NULL THEN coalesce(
             s.reported_duration,
             greatest(0, epoch(s.ended_at) - epoch(coalesce(s.started_at, s.first_seen_at))))
-        WHEN epoch(CAST(current_timestamp AS TIMESTAMP)) - epoch(s.last_seen_at) > cfg.abandon_after
+        WHEN epoch(CAST(current_timestamp AS TIMESTAMP)) - epoch(s.last_seen_at) > {{abandon_after_seconds}}
             THEN epoch(s.last_seen_at) - epoch(coalesce(s.started_at, s.first_seen_at))
     END AS duration_seconds,
     CASE
         WHEN s.ci_flag IS NOT NULL THEN CASE WHEN s.ci_flag THEN 'ci' ELSE 'exec' END
-        WHEN regexp_matches(coalesce(s.client_user, ''), cfg.ci_user_re)
-          OR regexp_matches(coalesce(s.client_name, ''), cfg.ci_name_re) THEN 'ci'
+        WHEN regexp_matches(coalesce(s.client_user, ''), {{ci_user_regex}})
+          OR regexp_matches(coalesce(s.client_name, ''), {{ci_name_regex}}) THEN 'ci'
         ELSE 'exec'
     END AS kind,
     coalesce(s.client_user, s.client_name, s.client_hostname, s.client_id, 'unknown') AS "user",
@@ -55,7 +59,7 @@ SELECT
     s.target_container,
     s.branch,
     resolve_jira_key(s.jira_override, s.branch, s.client_user, s.client_name, s.client_hostname, s.client_id,
-                     coalesce(s.started_at, s.first_seen_at), cfg.jira_re, cfg.jira_projects, cfg.jira_rules) AS jira_key,
+                     coalesce(s.started_at, s.first_seen_at), {{jira_key_regex}}, cfg.jira_projects, cfg.jira_rules) AS jira_key,
     coalesce(s.ports_stolen, []) AS ports_stolen,
     coalesce(s.ports_mirrored, []) AS ports_mirrored,
     coalesce(s.http_filters, []) AS http_filters,

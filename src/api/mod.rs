@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router {
     if state.config.dashboard.enabled {
         app = app
             .route("/ui/config.json", get(ui::config))
+            .route("/ui/login", post(ui::login))
             .route("/", get(ui::index))
             .route("/{*path}", get(ui::asset));
     }

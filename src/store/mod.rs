@@ -152,8 +152,19 @@ impl Store {
             run().map_err(|source| StoreError::Migrate { version, name, source })?;
         }
         self.conn.execute_batch(crate::jira::RESOLVE_KEY_SQL)?;
-        self.conn.execute_batch(VIEWS)?;
+        self.refresh_views()?;
         self.conn.register_table_function::<ArrowVTab>("arrow")?;
+        Ok(())
+    }
+
+    /// (Re)creates the views with the current `settings` filled in as constants (`{{key}}` in
+    /// `views.sql`). Call again after changing settings.
+    pub fn refresh_views(&self) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare("SELECT key, value FROM settings")?;
+        let settings: std::collections::HashMap<String, Option<String>> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        self.conn.execute_batch(&render_views(VIEWS, &settings))?;
         Ok(())
     }
 
@@ -220,6 +231,24 @@ impl Store {
             None => None,
         })
     }
+}
+
+/// Replaces each `{{key}}` with that setting as a SQL string literal (`NULL` when unset).
+fn render_views(sql: &str, settings: &std::collections::HashMap<String, Option<String>>) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start..].find("}}") else { break };
+        let key = &rest[start + 2..start + len];
+        out.push_str(&rest[..start]);
+        match settings.get(key).cloned().flatten() {
+            Some(v) => out.push_str(&format!("'{}'", v.replace('\'', "''"))),
+            None => out.push_str("NULL"),
+        }
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn time_bounds(events: &[IncomingEvent]) -> (DateTime<Utc>, DateTime<Utc>) {
@@ -331,7 +360,7 @@ mod tests {
         let mut store = Store::open(":memory:").unwrap();
         let reject = RejectRecord::new("tail:/x.log", Some("/x.log:3".into()), "bad".into(), &[b'x'; 5000]);
         let cp = Checkpoint { source: "tail:/x.log".into(), position: 1234, identity: Some("1:2".into()) };
-        store.append(&[event(EventKind::SessionStart, 1, "s2")], &[reject], &[cp.clone()]).unwrap();
+        store.append(&[event(EventKind::SessionStart, 1, "s2")], &[reject], std::slice::from_ref(&cp)).unwrap();
         assert_eq!(store.checkpoint("tail:/x.log").unwrap(), Some(cp));
         let len: i64 = store.connection().query_row("SELECT length(excerpt) FROM rejects", [], |r| r.get(0)).unwrap();
         assert_eq!(len, EXCERPT_BYTES as i64);
