@@ -59,7 +59,10 @@ fn npm(web: &Path, args: &[&str]) {
             "`npm {}` in web/ failed ({s}); its output is above",
             args.join(" ")
         )),
-        Err(e) => fail(&format!("could not run `npm {}` in web/: {e}", args.join(" "))),
+        Err(e) => fail(&format!(
+            "could not run `npm {}` in web/: {e}",
+            args.join(" ")
+        )),
     }
 }
 

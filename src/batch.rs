@@ -7,7 +7,8 @@ use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
 use duckdb::arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, StringBuilder, TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
 use duckdb::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use duckdb::arrow::error::ArrowError;
@@ -91,10 +92,15 @@ struct Columns {
 const STRING_SLOTS: usize = 24;
 
 /// Builds a `RecordBatch` for `events` from incoming events, stamped with `ingested_at`.
-pub fn to_record_batch(events: &[IncomingEvent], ingested_at: DateTime<Utc>) -> Result<RecordBatch, ArrowError> {
+pub fn to_record_batch(
+    events: &[IncomingEvent],
+    ingested_at: DateTime<Utc>,
+) -> Result<RecordBatch, ArrowError> {
     let n = events.len();
     let mut c = Columns {
-        strings: (0..STRING_SLOTS).map(|_| StringBuilder::with_capacity(n, n * 16)).collect(),
+        strings: (0..STRING_SLOTS)
+            .map(|_| StringBuilder::with_capacity(n, n * 16))
+            .collect(),
         timestamp: TimestampMicrosecondBuilder::with_capacity(n),
         ingested_at: TimestampMicrosecondBuilder::with_capacity(n),
         port: Int32Builder::with_capacity(n),

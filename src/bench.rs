@@ -20,7 +20,10 @@ use crate::store::{Store, StoreError};
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     #[error("cannot write the benchmark file {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -65,10 +68,15 @@ pub fn write_ndjson(path: &Path, events: usize, seed: u64) -> Result<usize, Benc
         max_events: Some(events),
     };
     let scenario = Scenario::build(&opts);
-    let err = |source| BenchError::Write { path: path.to_path_buf(), source };
+    let err = |source| BenchError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut out = BufWriter::with_capacity(1 << 20, File::create(path).map_err(err)?);
     let mut renderer = Renderer::new(OutputFormat::TracingJson);
-    scenario.write_to(&mut out, &mut renderer, 0.0).map_err(err)?;
+    scenario
+        .write_to(&mut out, &mut renderer, 0.0)
+        .map_err(err)?;
     out.flush().map_err(err)?;
     Ok(scenario.len())
 }
@@ -98,7 +106,8 @@ pub fn measure_ours(file: &Path, db: &str) -> Result<Measurement, BenchError> {
 pub fn measure_duckdb(file: &Path, db: &str) -> Result<Measurement, BenchError> {
     let store = Store::open(db)?;
     let conn = store.connection();
-    let sql = include_str!("bench_read_json.sql").replace("$FILE", &file.display().to_string().replace('\'', "''"));
+    let sql = include_str!("bench_read_json.sql")
+        .replace("$FILE", &file.display().to_string().replace('\'', "''"));
     reset_peak_rss();
     let start = Instant::now();
     conn.execute_batch(&sql)?;
@@ -114,12 +123,22 @@ pub fn measure_duckdb(file: &Path, db: &str) -> Result<Measurement, BenchError> 
 }
 
 /// Runs the whole ingest benchmark in `dir` and prints a report.
-pub fn run_ingest(dir: &Path, events: usize, seed: u64, out: &mut dyn Write) -> Result<(Measurement, Measurement), BenchError> {
+pub fn run_ingest(
+    dir: &Path,
+    events: usize,
+    seed: u64,
+    out: &mut dyn Write,
+) -> Result<(Measurement, Measurement), BenchError> {
     let file = dir.join("bench.ndjson");
     let t = Instant::now();
     let n = write_ndjson(&file, events, seed)?;
     let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
-    let _ = writeln!(out, "generated {n} events ({:.1} MiB NDJSON) in {:.2}s", size as f64 / 1048576.0, t.elapsed().as_secs_f64());
+    let _ = writeln!(
+        out,
+        "generated {n} events ({:.1} MiB NDJSON) in {:.2}s",
+        size as f64 / 1048576.0,
+        t.elapsed().as_secs_f64()
+    );
     let reference = measure_duckdb(&file, &dir.join("reference.duckdb").display().to_string())?;
     let ours = measure_ours(&file, &dir.join("ours.duckdb").display().to_string())?;
     for m in [&ours, &reference] {
@@ -129,7 +148,11 @@ pub fn run_ingest(dir: &Path, events: usize, seed: u64, out: &mut dyn Write) -> 
             m.name, m.events, m.seconds, m.events_per_second, m.peak_rss_mib
         );
     }
-    let _ = writeln!(out, "ratio (ours / duckdb read_json): {:.2}x", ours.events_per_second / reference.events_per_second);
+    let _ = writeln!(
+        out,
+        "ratio (ours / duckdb read_json): {:.2}x",
+        ours.events_per_second / reference.events_per_second
+    );
     Ok((ours, reference))
 }
 
@@ -157,12 +180,22 @@ fn percentile(samples: &mut [f64], p: f64) -> f64 {
 pub fn load_generated(db: &str, events: usize, seed: u64) -> Result<Store, BenchError> {
     let mut store = Store::open(db)?;
     let today = chrono::Utc::now().date_naive();
-    let opts = GenerateOptions { users: 2000, days: 365, seed, end: today, max_events: Some(events) };
+    let opts = GenerateOptions {
+        users: 2000,
+        days: 365,
+        seed,
+        end: today,
+        max_events: Some(events),
+    };
     let scenario = Scenario::build(&opts);
     let source: std::sync::Arc<str> = std::sync::Arc::from("bench");
     let mut chunk = Vec::with_capacity(200_000);
     for event in scenario.events() {
-        chunk.push(crate::batch::IncomingEvent { event, format: "generated", source: source.clone() });
+        chunk.push(crate::batch::IncomingEvent {
+            event,
+            format: "generated",
+            source: source.clone(),
+        });
         if chunk.len() == 200_000 {
             store.append(&chunk, &[], &[])?;
             chunk.clear();
@@ -177,19 +210,28 @@ async fn http_get(addr: std::net::SocketAddr, path: &str, key: &str) -> std::io:
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let start = Instant::now();
     let mut s = tokio::net::TcpStream::connect(addr).await?;
-    let req = format!("GET {path} HTTP/1.1\r\nHost: bench\r\nx-license-key: {key}\r\nConnection: close\r\n\r\n");
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: bench\r\nx-license-key: {key}\r\nConnection: close\r\n\r\n"
+    );
     s.write_all(req.as_bytes()).await?;
     let mut body = Vec::new();
     s.read_to_end(&mut body).await?;
     if !body.starts_with(b"HTTP/1.1 200") {
-        return Err(std::io::Error::other(String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned()));
+        return Err(std::io::Error::other(
+            String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+        ));
     }
     Ok(start.elapsed().as_secs_f64() * 1000.0)
 }
 
 /// Measures `/api/v1/reports/usage` (all time and 30 days) and `/trends?days=90` over HTTP
 /// against the real router, and the same report functions called directly, `runs` times each.
-pub fn run_reports(dir: &Path, events: usize, runs: usize, out: &mut dyn Write) -> Result<Vec<Latency>, BenchError> {
+pub fn run_reports(
+    dir: &Path,
+    events: usize,
+    runs: usize,
+    out: &mut dyn Write,
+) -> Result<Vec<Latency>, BenchError> {
     let t = Instant::now();
     let store = load_generated(&dir.join("reports.duckdb").display().to_string(), events, 7)?;
     let (n_events, n_sessions): (i64, i64) = store.connection().query_row(
@@ -197,10 +239,15 @@ pub fn run_reports(dir: &Path, events: usize, runs: usize, out: &mut dyn Write) 
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let _ = writeln!(out, "loaded {n_events} events / {n_sessions} sessions in {:.1}s", t.elapsed().as_secs_f64());
+    let _ = writeln!(
+        out,
+        "loaded {n_events} events / {n_sessions} sessions in {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
     let reader = store.reader()?;
     let direct = store.reader()?;
-    let (pipeline, _writer) = crate::pipeline::start(store, crate::pipeline::PipelineConfig::default());
+    let (pipeline, _writer) =
+        crate::pipeline::start(store, crate::pipeline::PipelineConfig::default());
     let state = crate::api::AppState {
         db: std::sync::Arc::new(std::sync::Mutex::new(reader)),
         pipeline,
@@ -208,25 +255,60 @@ pub fn run_reports(dir: &Path, events: usize, runs: usize, out: &mut dyn Write) 
         license_key: Some(std::sync::Arc::from("bench")),
         report_settings: crate::analytics::reports::ReportSettings::default(),
     };
-    let rt = tokio::runtime::Runtime::new().map_err(|e| BenchError::Write { path: dir.to_path_buf(), source: e })?;
+    let rt = tokio::runtime::Runtime::new().map_err(|e| BenchError::Write {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .map_err(|e| BenchError::Write { path: dir.to_path_buf(), source: e })?;
-    let addr = listener.local_addr().map_err(|e| BenchError::Write { path: dir.to_path_buf(), source: e })?;
+        .map_err(|e| BenchError::Write {
+            path: dir.to_path_buf(),
+            source: e,
+        })?;
+    let addr = listener.local_addr().map_err(|e| BenchError::Write {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
     rt.spawn(async move { axum::serve(listener, crate::api::router(state)).await });
     let today = chrono::Utc::now().date_naive();
     let month_ago = (today - chrono::Duration::days(29)).and_hms_opt(0, 0, 0);
     let cases: [(&str, String, Box<DirectQuery>); 3] = [
-        ("usage (All)", "/api/v1/reports/usage".into(), Box::new(|c| {
-            crate::analytics::reports::usage(c, Default::default(), Default::default(), &Default::default()).map(|_| ())
-        })),
-        ("usage (30d)", format!("/api/v1/reports/usage?from={}", today - chrono::Duration::days(29)), Box::new(move |c| {
-            let p = crate::analytics::reports::Period { from: month_ago, to: None };
-            crate::analytics::reports::usage(c, p, Default::default(), &Default::default()).map(|_| ())
-        })),
-        ("trends (90d)", "/api/v1/reports/usage/trends?days=90".into(), Box::new(move |c| {
-            crate::analytics::reports::trends(c, today - chrono::Duration::days(89), today).map(|_| ())
-        })),
+        (
+            "usage (All)",
+            "/api/v1/reports/usage".into(),
+            Box::new(|c| {
+                crate::analytics::reports::usage(
+                    c,
+                    Default::default(),
+                    Default::default(),
+                    &Default::default(),
+                )
+                .map(|_| ())
+            }),
+        ),
+        (
+            "usage (30d)",
+            format!(
+                "/api/v1/reports/usage?from={}",
+                today - chrono::Duration::days(29)
+            ),
+            Box::new(move |c| {
+                let p = crate::analytics::reports::Period {
+                    from: month_ago,
+                    to: None,
+                };
+                crate::analytics::reports::usage(c, p, Default::default(), &Default::default())
+                    .map(|_| ())
+            }),
+        ),
+        (
+            "trends (90d)",
+            "/api/v1/reports/usage/trends?days=90".into(),
+            Box::new(move |c| {
+                crate::analytics::reports::trends(c, today - chrono::Duration::days(89), today)
+                    .map(|_| ())
+            }),
+        ),
     ];
     let mut results = Vec::new();
     for (name, path, query) in &cases {
@@ -235,7 +317,10 @@ pub fn run_reports(dir: &Path, events: usize, runs: usize, out: &mut dyn Write) 
         for i in 0..runs + 2 {
             let ms = rt
                 .block_on(http_get(addr, path, "bench"))
-                .map_err(|e| BenchError::Write { path: dir.to_path_buf(), source: e })?;
+                .map_err(|e| BenchError::Write {
+                    path: dir.to_path_buf(),
+                    source: e,
+                })?;
             let start = Instant::now();
             query(&direct)?;
             let direct_ms = start.elapsed().as_secs_f64() * 1000.0;
@@ -254,7 +339,12 @@ pub fn run_reports(dir: &Path, events: usize, runs: usize, out: &mut dyn Write) 
         let _ = writeln!(
             out,
             "{:<14} HTTP p50 {:>8.1} ms  p99 {:>8.1} ms | direct p50 {:>8.1} ms  p99 {:>8.1} ms | ratio p50 {:.2}x",
-            l.name, l.http_p50_ms, l.http_p99_ms, l.direct_p50_ms, l.direct_p99_ms, l.http_p50_ms / l.direct_p50_ms
+            l.name,
+            l.http_p50_ms,
+            l.http_p99_ms,
+            l.direct_p50_ms,
+            l.direct_p99_ms,
+            l.http_p50_ms / l.direct_p50_ms
         );
         results.push(l);
     }

@@ -13,7 +13,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("invalid config in {origin}: {message}")]
     Invalid { origin: String, message: String },
 }
@@ -187,7 +190,8 @@ impl Default for SessionsConfig {
     fn default() -> Self {
         SessionsConfig {
             abandon_after_seconds: 86_400,
-            ci_user_regex: "^system:serviceaccount:[^:]+:mirrord-ci$|(^|[^a-z])mirrord-ci([^a-z]|$)".into(),
+            ci_user_regex:
+                "^system:serviceaccount:[^:]+:mirrord-ci$|(^|[^a-z])mirrord-ci([^a-z]|$)".into(),
             ci_name_regex: "^mirrord-ci@|(^|[^a-z])mirrord-ci([^a-z]|$)".into(),
         }
     }
@@ -262,34 +266,47 @@ const SECTIONS: [&str; 11] = [
 
 impl Config {
     /// Loads defaults, then `file` (if any), then the environment.
-    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
         let mut doc = toml::Table::new();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                 path: path.display().to_string(),
                 source,
             })?;
-            doc = text.parse::<toml::Table>().map_err(|e| ConfigError::Invalid {
-                origin: path.display().to_string(),
-                message: e.to_string(),
-            })?;
+            doc = text
+                .parse::<toml::Table>()
+                .map_err(|e| ConfigError::Invalid {
+                    origin: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
         }
         for (name, value) in env {
             apply_env(&mut doc, &name, &value);
         }
-        let origin = file.map(|p| p.display().to_string()).unwrap_or_else(|| "environment".into());
-        toml::Value::Table(doc).try_into().map_err(|e: toml::de::Error| ConfigError::Invalid {
-            origin,
-            message: e.to_string(),
-        })
+        let origin = file
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "environment".into());
+        toml::Value::Table(doc)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                origin,
+                message: e.to_string(),
+            })
     }
 }
 
 /// Applies `MIRRORD_USAGE_<SECTION>_<KEY>` to the document; other variables are ignored.
 fn apply_env(doc: &mut toml::Table, name: &str, value: &str) {
-    let Some(rest) = name.strip_prefix("MIRRORD_USAGE_") else { return };
+    let Some(rest) = name.strip_prefix("MIRRORD_USAGE_") else {
+        return;
+    };
     let rest = rest.to_ascii_lowercase();
-    let Some(section) = SECTIONS.iter().find(|s| rest.starts_with(&format!("{s}_"))) else { return };
+    let Some(section) = SECTIONS.iter().find(|s| rest.starts_with(&format!("{s}_"))) else {
+        return;
+    };
     let key = &rest[section.len() + 1..];
     let parsed = format!("v = {value}")
         .parse::<toml::Table>()
@@ -315,7 +332,10 @@ mod tests {
         std::fs::write(&path, "[server]\nport = 9000\n[licenses]\nseats = 10\n").unwrap();
         let env = vec![
             ("MIRRORD_USAGE_LICENSES_SEATS".to_string(), "25".to_string()),
-            ("MIRRORD_USAGE_TAIL_PATHS".to_string(), "[\"/var/log/*.log\"]".to_string()),
+            (
+                "MIRRORD_USAGE_TAIL_PATHS".to_string(),
+                "[\"/var/log/*.log\"]".to_string(),
+            ),
             ("UNRELATED".to_string(), "x".to_string()),
         ];
         let c = Config::load(Some(&path), env).unwrap();
@@ -330,7 +350,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, "[server]\nprot = 9000\n").unwrap();
-        let err = Config::load(Some(&path), Vec::new()).unwrap_err().to_string();
+        let err = Config::load(Some(&path), Vec::new())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("bad.toml") && err.contains("prot"), "{err}");
     }
 }

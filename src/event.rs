@@ -253,7 +253,12 @@ impl OperatorEvent {
         h.update([0xfe]);
         h.update(self.port.unwrap_or(-1).to_le_bytes());
         h.update([self.scale_down.map(|b| b as u8).unwrap_or(2)]);
-        h.update(self.session_duration.map(|d| (d * 1e6).round() as i64).unwrap_or(-1).to_le_bytes());
+        h.update(
+            self.session_duration
+                .map(|d| (d * 1e6).round() as i64)
+                .unwrap_or(-1)
+                .to_le_bytes(),
+        );
         let digest = h.finalize();
         hex::encode(&digest[..16])
     }

@@ -76,7 +76,10 @@ impl std::fmt::Display for IngestSummary {
             write!(f, "\n  - {r}")?;
         }
         if self.rejected as usize > self.first_rejects.len() {
-            write!(f, "\n  (all rejects: mirrord-usage sql \"select * from rejects\")")?;
+            write!(
+                f,
+                "\n  (all rejects: mirrord-usage sql \"select * from rejects\")"
+            )?;
         }
         Ok(())
     }
@@ -84,7 +87,11 @@ impl std::fmt::Display for IngestSummary {
 
 /// Imports every input (`-` is stdin). All paths are checked first, so a typo fails fast
 /// before anything is written.
-pub fn ingest_paths(store: &mut Store, inputs: &[String], opts: &IngestOptions) -> Result<IngestSummary, IngestError> {
+pub fn ingest_paths(
+    store: &mut Store,
+    inputs: &[String],
+    opts: &IngestOptions,
+) -> Result<IngestSummary, IngestError> {
     for input in inputs {
         if input != "-" && !std::path::Path::new(input).exists() {
             return Err(IngestError::Missing(PathBuf::from(input)));
@@ -98,12 +105,22 @@ pub fn ingest_paths(store: &mut Store, inputs: &[String], opts: &IngestOptions) 
             ingest_reader(store, reader, "stdin", opts, &bar, &mut summary)?;
             bar.finish_and_clear();
         } else {
-            let file = File::open(input).map_err(|source| IngestError::Read { path: input.clone(), source })?;
+            let file = File::open(input).map_err(|source| IngestError::Read {
+                path: input.clone(),
+                source,
+            })?;
             let len = file.metadata().map(|m| m.len()).ok();
             let bar = progress_bar(opts.progress, len);
             bar.set_message(input.clone());
             let reader = BufReader::with_capacity(1 << 20, bar.wrap_read(file));
-            ingest_reader(store, reader, &format!("file:{input}"), opts, &bar, &mut summary)?;
+            ingest_reader(
+                store,
+                reader,
+                &format!("file:{input}"),
+                opts,
+                &bar,
+                &mut summary,
+            )?;
             bar.finish_and_clear();
         }
     }
@@ -118,9 +135,11 @@ fn progress_bar(enabled: bool, len: Option<u64>) -> ProgressBar {
         Some(n) => ProgressBar::new(n),
         None => ProgressBar::new_spinner(),
     };
-    let style = ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+    let style = ProgressStyle::with_template(
+        "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
     bar.set_style(style);
     bar
 }
@@ -134,8 +153,14 @@ pub fn ingest_reader<R: Read>(
     bar: &ProgressBar,
     summary: &mut IngestSummary,
 ) -> Result<(), IngestError> {
-    let read_err = |source_err: io::Error| IngestError::Read { path: source.to_string(), source: source_err };
-    let gz = reader.fill_buf().map_err(read_err)?.starts_with(&[0x1f, 0x8b]);
+    let read_err = |source_err: io::Error| IngestError::Read {
+        path: source.to_string(),
+        source: source_err,
+    };
+    let gz = reader
+        .fill_buf()
+        .map_err(read_err)?
+        .starts_with(&[0x1f, 0x8b]);
     if gz {
         let inner = BufReader::with_capacity(1 << 20, MultiGzDecoder::new(reader));
         return ingest_lines(store, inner, source, opts, bar, summary);
@@ -190,7 +215,10 @@ fn ingest_lines<R: BufRead>(
             summary.lines += 1;
             sink.line += 1;
             if total > MAX_LINE_BYTES {
-                sink.reject(format!("line of {total} bytes exceeds the {MAX_LINE_BYTES}-byte limit"), &buf);
+                sink.reject(
+                    format!("line of {total} bytes exceeds the {MAX_LINE_BYTES}-byte limit"),
+                    &buf,
+                );
             } else {
                 parser.feed(&buf, &mut sink);
             }
@@ -205,9 +233,12 @@ fn ingest_lines<R: BufRead>(
         parser.finish(&mut sink);
         let _ = tx.send(sink.take(summary));
         drop(tx);
-        let stats = writer
-            .join()
-            .unwrap_or_else(|_| Err(IngestError::Read { path: source.to_string(), source: io::Error::other("writer thread panicked") }))?;
+        let stats = writer.join().unwrap_or_else(|_| {
+            Err(IngestError::Read {
+                path: source.to_string(),
+                source: io::Error::other("writer thread panicked"),
+            })
+        })?;
         summary.stored += stats.stored;
         summary.duplicates += stats.duplicates;
         summary.rejected += stats.rejected;
@@ -217,7 +248,11 @@ fn ingest_lines<R: BufRead>(
 
 /// Reads one line into `buf` (without the newline), keeping at most `cap + 1` bytes.
 /// Returns the line's full length, or `None` at end of input.
-pub fn read_capped_line<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>, cap: usize) -> io::Result<Option<usize>> {
+pub fn read_capped_line<R: BufRead>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> io::Result<Option<usize>> {
     let mut total = 0usize;
     let mut any = false;
     loop {
@@ -267,8 +302,16 @@ impl BatchSink {
 
     /// Hands over the collected batch, noting the first rejects and the skips in `summary`.
     fn take(&mut self, summary: &mut IngestSummary) -> Flush {
-        for r in self.rejects.iter().take(QUOTED_REJECTS.saturating_sub(summary.first_rejects.len())) {
-            summary.first_rejects.push(format!("{}: {}", r.location.as_deref().unwrap_or(&r.source), r.reason));
+        for r in self
+            .rejects
+            .iter()
+            .take(QUOTED_REJECTS.saturating_sub(summary.first_rejects.len()))
+        {
+            summary.first_rejects.push(format!(
+                "{}: {}",
+                r.location.as_deref().unwrap_or(&r.source),
+                r.reason
+            ));
         }
         summary.skipped += std::mem::take(&mut self.skipped);
         Flush {
@@ -293,6 +336,7 @@ impl Sink for BatchSink {
 
     fn reject(&mut self, reason: String, raw: &[u8]) {
         let location = format!("{}:{}", self.source.trim_start_matches("file:"), self.line);
-        self.rejects.push(RejectRecord::new(&self.source, Some(location), reason, raw));
+        self.rejects
+            .push(RejectRecord::new(&self.source, Some(location), reason, raw));
     }
 }

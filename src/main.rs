@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use mirrord_usage::{config::Config, dashboards, generate, ingest, ops, parse::InputFormat, server, store, telemetry};
+use mirrord_usage::{
+    config::Config, dashboards, generate, ingest, ops, parse::InputFormat, server, store, telemetry,
+};
 
 /// Usage analytics from the mirrord Operator's logs: ingest them, query them with SQL, serve
 /// reports and dashboards.
@@ -13,7 +15,12 @@ use mirrord_usage::{config::Config, dashboards, generate, ingest, ops, parse::In
 #[command(name = "mirrord-usage", version, about, long_about = None)]
 struct Cli {
     /// The DuckDB database file (`:memory:` for a throwaway in-memory one).
-    #[arg(long, global = true, env = "MIRRORD_USAGE_DB", default_value = "./data/mirrord-usage.duckdb")]
+    #[arg(
+        long,
+        global = true,
+        env = "MIRRORD_USAGE_DB",
+        default_value = "./data/mirrord-usage.duckdb"
+    )]
     db: String,
     #[command(subcommand)]
     command: Command,
@@ -296,7 +303,9 @@ fn run_ingest(db: &str, args: IngestArgs) -> anyhow::Result<()> {
 
 fn run_sql(db: &str, args: SqlArgs) -> anyhow::Result<()> {
     if db != ":memory:" && !std::path::Path::new(db).exists() {
-        anyhow::bail!("no database at {db}: ingest something first, or pass --db / MIRRORD_USAGE_DB");
+        anyhow::bail!(
+            "no database at {db}: ingest something first, or pass --db / MIRRORD_USAGE_DB"
+        );
     }
     let store = store::Store::open(db)?;
     let result = store::query::run(store.connection(), &args.query, args.max_rows)?;
@@ -318,7 +327,11 @@ fn print_out(text: &str) -> anyhow::Result<()> {
 
 fn run_retention(db: &str, args: RetentionArgs) -> anyhow::Result<()> {
     let report = if let Some(server) = &args.remote.server {
-        ops::remote::Remote::new(server, args.remote.key.as_deref())?.retention(args.dry_run, args.days, args.keep_sessions_days)?
+        ops::remote::Remote::new(server, args.remote.key.as_deref())?.retention(
+            args.dry_run,
+            args.days,
+            args.keep_sessions_days,
+        )?
     } else {
         let config = Config::load(args.config.as_deref(), std::env::vars())?;
         let mut policy = ops::retention::RetentionPolicy::from(&config.retention);
@@ -399,7 +412,11 @@ fn run_serve(db: String, args: ServeArgs) -> anyhow::Result<()> {
     outcome
 }
 
-fn serve_with(runtime: &tokio::runtime::Runtime, db: String, args: ServeArgs) -> anyhow::Result<()> {
+fn serve_with(
+    runtime: &tokio::runtime::Runtime,
+    db: String,
+    args: ServeArgs,
+) -> anyhow::Result<()> {
     let mut config = Config::load(args.config.as_deref(), std::env::vars())?;
     if let Some(bind) = args.bind {
         config.server.bind = bind;
@@ -457,8 +474,9 @@ fn run_jira_status(db: &str, args: JiraStatusArgs) -> anyhow::Result<()> {
             if db != ":memory:" && !std::path::Path::new(db).exists() {
                 anyhow::bail!("no database at {db}: pass --db, or --server to ask a running serve");
             }
-            let store = store::Store::open(db)
-                .with_context(|| format!("open {db} (if serve is running on it, pass --server http://HOST:PORT)"))?;
+            let store = store::Store::open(db).with_context(|| {
+                format!("open {db} (if serve is running on it, pass --server http://HOST:PORT)")
+            })?;
             outbox::status(store.connection())?
         }
     };

@@ -113,15 +113,20 @@ impl PipelineHandle {
     }
 
     /// Queues a submission if there is room; the receiver yields the commit outcome.
-    pub fn try_submit(&self, submission: Submission) -> Result<oneshot::Receiver<Ack>, SubmitError> {
+    pub fn try_submit(
+        &self,
+        submission: Submission,
+    ) -> Result<oneshot::Receiver<Ack>, SubmitError> {
         let (ack, rx) = oneshot::channel();
-        self.tx.try_send(Work::Submit(Queued { submission, ack })).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => {
-                self.stats.refused_full.fetch_add(1, Ordering::Relaxed);
-                SubmitError::Full
-            }
-            mpsc::error::TrySendError::Closed(_) => SubmitError::Closed,
-        })?;
+        self.tx
+            .try_send(Work::Submit(Queued { submission, ack }))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => {
+                    self.stats.refused_full.fetch_add(1, Ordering::Relaxed);
+                    SubmitError::Full
+                }
+                mpsc::error::TrySendError::Closed(_) => SubmitError::Closed,
+            })?;
         Ok(rx)
     }
 
@@ -135,7 +140,10 @@ impl PipelineHandle {
     /// Queues a submission, waiting for room, without waiting for its commit: the receiver
     /// yields the outcome. For sources that keep several submissions in flight while pushing
     /// back (Forward withholds acks and stops reading while the queue is full).
-    pub async fn enqueue(&self, submission: Submission) -> Result<oneshot::Receiver<Ack>, SubmitError> {
+    pub async fn enqueue(
+        &self,
+        submission: Submission,
+    ) -> Result<oneshot::Receiver<Ack>, SubmitError> {
         let (ack, rx) = oneshot::channel();
         self.tx
             .send(Work::Submit(Queued { submission, ack }))
@@ -155,14 +163,20 @@ impl PipelineHandle {
         let job: MaintenanceJob = Box::new(move |store| {
             let _ = done.send(job(store));
         });
-        self.tx.send(Work::Maintain(job)).await.map_err(|_| SubmitError::Closed)?;
+        self.tx
+            .send(Work::Maintain(job))
+            .await
+            .map_err(|_| SubmitError::Closed)?;
         rx.await.map_err(|_| SubmitError::Closed)
     }
 }
 
 /// Starts the writer thread that owns `store`. It stops when every handle is dropped, after
 /// committing what was queued.
-pub fn start(store: Store, config: PipelineConfig) -> (PipelineHandle, std::thread::JoinHandle<Store>) {
+pub fn start(
+    store: Store,
+    config: PipelineConfig,
+) -> (PipelineHandle, std::thread::JoinHandle<Store>) {
     let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
     let stats = Arc::new(PipelineStats::default());
     let writer_stats = stats.clone();
@@ -173,7 +187,12 @@ pub fn start(store: Store, config: PipelineConfig) -> (PipelineHandle, std::thre
     (PipelineHandle { tx, stats }, join)
 }
 
-fn writer_loop(mut store: Store, mut rx: mpsc::Receiver<Work>, config: PipelineConfig, stats: &PipelineStats) -> Store {
+fn writer_loop(
+    mut store: Store,
+    mut rx: mpsc::Receiver<Work>,
+    config: PipelineConfig,
+    stats: &PipelineStats,
+) -> Store {
     while let Some(work) = rx.blocking_recv() {
         let first = match work {
             Work::Submit(q) => q,
@@ -197,7 +216,9 @@ fn writer_loop(mut store: Store, mut rx: mpsc::Receiver<Work>, config: PipelineC
                     job = Some(j);
                     break;
                 }
-                Err(mpsc::error::TryRecvError::Empty) => std::thread::sleep(Duration::from_millis(2)),
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    std::thread::sleep(Duration::from_millis(2))
+                }
                 Err(mpsc::error::TryRecvError::Disconnected) => break,
             }
         }
@@ -232,7 +253,9 @@ fn commit(store: &mut Store, pending: Vec<Queued>, stats: &PipelineStats) {
     );
     let _entered = span.enter();
     let started = Instant::now();
-    let outcome = store.append(&events, &rejects, &checkpoints).map_err(|e| e.to_string());
+    let outcome = store
+        .append(&events, &rejects, &checkpoints)
+        .map_err(|e| e.to_string());
     stats
         .last_commit_micros
         .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);

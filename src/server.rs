@@ -23,8 +23,13 @@ pub enum ServeError {
     Store(#[from] StoreError),
     #[error("database error: {0}")]
     Db(#[from] duckdb::Error),
-    #[error("cannot listen on {addr}: {source} (is another process using the port? pick one with --port)")]
-    Bind { addr: String, source: std::io::Error },
+    #[error(
+        "cannot listen on {addr}: {source} (is another process using the port? pick one with --port)"
+    )]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Other(String),
 }
@@ -44,10 +49,18 @@ pub struct ServeOptions {
 /// Copies configuration the SQL views read into the `settings` table.
 fn sync_settings(store: &Store, config: &Config) -> Result<(), duckdb::Error> {
     let conn = store.connection();
-    let set = |k: &str, v: Option<String>| conn.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", params![k, v]);
+    let set = |k: &str, v: Option<String>| {
+        conn.execute(
+            "INSERT OR REPLACE INTO settings VALUES (?, ?)",
+            params![k, v],
+        )
+    };
     set("ci_user_regex", Some(config.sessions.ci_user_regex.clone()))?;
     set("ci_name_regex", Some(config.sessions.ci_name_regex.clone()))?;
-    set("abandon_after_seconds", Some(config.sessions.abandon_after_seconds.to_string()))?;
+    set(
+        "abandon_after_seconds",
+        Some(config.sessions.abandon_after_seconds.to_string()),
+    )?;
     set("licenses", config.licenses.seats.map(|s| s.to_string()))?;
     set("operator_version", config.licenses.operator_version.clone())?;
     Ok(())
@@ -61,7 +74,11 @@ fn license_key(store: &Store, config: &Config) -> Result<(String, bool), duckdb:
     }
     let conn = store.connection();
     let stored: Option<String> = conn
-        .query_row("SELECT value FROM settings WHERE key = 'api_license_key'", [], |r| r.get(0))
+        .query_row(
+            "SELECT value FROM settings WHERE key = 'api_license_key'",
+            [],
+            |r| r.get(0),
+        )
         .ok()
         .flatten();
     if let Some(k) = stored {
@@ -70,13 +87,18 @@ fn license_key(store: &Store, config: &Config) -> Result<(String, bool), duckdb:
     let mut bytes = [0u8; 24];
     rand::thread_rng().fill_bytes(&mut bytes);
     let key = format!("mu_{}", hex::encode(bytes));
-    conn.execute("INSERT OR REPLACE INTO settings VALUES ('api_license_key', ?)", [&key])?;
+    conn.execute(
+        "INSERT OR REPLACE INTO settings VALUES ('api_license_key', ?)",
+        [&key],
+    )?;
     Ok((key, true))
 }
 
 /// Fills an empty database with generated demo activity ending today.
 fn fill_demo(store: &mut Store) -> Result<u64, ServeError> {
-    let count: i64 = store.connection().query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
+    let count: i64 = store
+        .connection()
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
     if count > 0 {
         tracing::info!(events = count, "database not empty; --demo adds nothing");
         return Ok(0);
@@ -91,7 +113,11 @@ fn fill_demo(store: &mut Store) -> Result<u64, ServeError> {
     let source: Arc<str> = Arc::from("demo");
     let incoming: Vec<_> = events
         .into_iter()
-        .map(|event| crate::batch::IncomingEvent { event, format: "generated", source: source.clone() })
+        .map(|event| crate::batch::IncomingEvent {
+            event,
+            format: "generated",
+            source: source.clone(),
+        })
         .collect();
     let mut stored = 0;
     for chunk in incoming.chunks(50_000) {
@@ -152,8 +178,13 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
     let addr = format!("{}:{}", config.server.bind, config.server.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
-        .map_err(|source| ServeError::Bind { addr: addr.clone(), source })?;
-    let local: SocketAddr = listener.local_addr().map_err(|e| ServeError::Other(e.to_string()))?;
+        .map_err(|source| ServeError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+    let local: SocketAddr = listener
+        .local_addr()
+        .map_err(|e| ServeError::Other(e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let pipeline_metrics = crate::telemetry::register_pipeline_metrics(&handle);
     let retention = tokio::spawn(crate::ops::retention::run_schedule(
@@ -200,7 +231,9 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
 
 fn print_port_map(local: &SocketAddr, config: &Config, receivers: &[sources::Running]) {
     println!("mirrord-usage {} listening:", env!("CARGO_PKG_VERSION"));
-    println!("  http      {local}  dashboard /, API /api/v1, /metrics, HTTP JSON ingest /api/v1/ingest");
+    println!(
+        "  http      {local}  dashboard /, API /api/v1, /metrics, HTTP JSON ingest /api/v1/ingest"
+    );
     for r in receivers {
         println!("  {:<9} {}", r.name, r.address);
     }
@@ -215,7 +248,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -41,15 +41,32 @@ fn every_api_route_needs_the_key_401_missing_403_wrong_json_errors() {
             r.send().unwrap()
         };
         let missing = req(None);
-        assert_eq!(missing.status().as_u16(), 401, "{method} {path} without a key");
+        assert_eq!(
+            missing.status().as_u16(),
+            401,
+            "{method} {path} without a key"
+        );
         let body: Value = missing.json().unwrap();
-        assert!(body["error"]["message"].as_str().unwrap().contains("x-license-key"), "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("x-license-key"),
+            "{body}"
+        );
         let wrong = req(Some("nope"));
-        assert_eq!(wrong.status().as_u16(), 403, "{method} {path} with a wrong key");
+        assert_eq!(
+            wrong.status().as_u16(),
+            403,
+            "{method} {path} with a wrong key"
+        );
         let body: Value = wrong.json().unwrap();
         assert_eq!(body["error"]["status"], 403);
         let right = req(Some(KEY));
-        assert!(![401, 403].contains(&right.status().as_u16()), "{method} {path} with the key");
+        assert!(
+            ![401, 403].contains(&right.status().as_u16()),
+            "{method} {path} with the key"
+        );
     }
     let open = client.get(server.url("/healthz")).send().unwrap();
     assert_eq!(open.status().as_u16(), 200);
@@ -71,7 +88,10 @@ fn sql_endpoint_refuses_every_write_and_escape_form() {
         "CREATE TABLE x (a INT)".to_string(),
         "ALTER TABLE events ADD COLUMN x INT".to_string(),
         format!("COPY events TO '{}'", dir.path().join("out.csv").display()),
-        format!("ATTACH '{}' AS other", dir.path().join("other.duckdb").display()),
+        format!(
+            "ATTACH '{}' AS other",
+            dir.path().join("other.duckdb").display()
+        ),
         "DETACH other".to_string(),
         "INSTALL httpfs".to_string(),
         "LOAD httpfs".to_string(),
@@ -93,8 +113,13 @@ fn sql_endpoint_refuses_every_write_and_escape_form() {
     }
     let (status, body) = server.sql("select count(*) as n from events");
     assert_eq!(status, 200, "{body}");
-    assert!(body["rows"][0][0].as_i64().unwrap() > 1000, "the demo data is still there: {body}");
-    let (status, body) = server.sql("with x as (select kind from events) select kind, count(*) from x group by 1 order by 1");
+    assert!(
+        body["rows"][0][0].as_i64().unwrap() > 1000,
+        "the demo data is still there: {body}"
+    );
+    let (status, body) = server.sql(
+        "with x as (select kind from events) select kind, count(*) from x group by 1 order by 1",
+    );
     assert_eq!(status, 200, "CTEs are fine: {body}");
     assert_eq!(body["columns"][0], "kind");
 }
@@ -103,13 +128,27 @@ fn sql_endpoint_refuses_every_write_and_escape_form() {
 fn usage_report_formats_and_errors() {
     let (_dir, server) = demo_server();
     let report = server.get_json("/api/v1/reports/usage");
-    for key in ["generalMetrics", "allTimeMetrics", "ciMetrics", "userMetrics", "targetMetrics", "userTargetMetrics", "uniqueMachines", "namespaceMetrics", "jiraMetrics"] {
+    for key in [
+        "generalMetrics",
+        "allTimeMetrics",
+        "ciMetrics",
+        "userMetrics",
+        "targetMetrics",
+        "userTargetMetrics",
+        "uniqueMachines",
+        "namespaceMetrics",
+        "jiraMetrics",
+    ] {
         assert!(report.get(key).is_some(), "{key} missing");
     }
     let users = report["userMetrics"].as_array().unwrap().len();
     let (status, csv) = server.get("/api/v1/reports/usage?format=csv");
     assert_eq!(status, 200);
-    assert_eq!(csv.lines().count(), users + 1, "a header and one row per user");
+    assert_eq!(
+        csv.lines().count(),
+        users + 1,
+        "a header and one row per user"
+    );
     let r = Server::client()
         .get(server.url("/api/v1/reports/usage?format=xlsx"))
         .header("x-license-key", KEY)
@@ -125,13 +164,19 @@ fn usage_report_formats_and_errors() {
     let (status, _) = server.get("/api/v1/reports/usage/trends?days=3651");
     assert_eq!(status, 400);
     let trends = server.get_json("/api/v1/reports/usage/trends?days=90");
-    assert_eq!(trends["dailySessions"].as_array().unwrap().len(), 90, "every day is present");
+    assert_eq!(
+        trends["dailySessions"].as_array().unwrap().len(),
+        90,
+        "every day is present"
+    );
 }
 
 #[test]
 fn sessions_are_cursor_paginated_without_gaps_or_repeats() {
     let (_dir, server) = demo_server();
-    let total = server.sql("select count(*) from sessions").1["rows"][0][0].as_i64().unwrap();
+    let total = server.sql("select count(*) from sessions").1["rows"][0][0]
+        .as_i64()
+        .unwrap();
     let mut seen = std::collections::HashSet::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -141,7 +186,10 @@ fn sessions_are_cursor_paginated_without_gaps_or_repeats() {
         };
         let page = server.get_json(&path);
         for s in page["sessions"].as_array().unwrap() {
-            assert!(seen.insert(s["sessionId"].as_str().unwrap().to_string()), "repeated {s}");
+            assert!(
+                seen.insert(s["sessionId"].as_str().unwrap().to_string()),
+                "repeated {s}"
+            );
         }
         match page["nextCursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
@@ -150,7 +198,13 @@ fn sessions_are_cursor_paginated_without_gaps_or_repeats() {
     }
     assert_eq!(seen.len() as i64, total);
     let ci = server.get_json("/api/v1/sessions?kind=ci&limit=50");
-    assert!(ci["sessions"].as_array().unwrap().iter().all(|s| s["kind"] == "ci"));
+    assert!(
+        ci["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["kind"] == "ci")
+    );
     let (status, _) = server.get("/api/v1/sessions?kind=robot");
     assert_eq!(status, 400);
 }
@@ -159,9 +213,7 @@ fn sessions_are_cursor_paginated_without_gaps_or_repeats() {
 fn http_ingest_accepts_object_array_and_ndjson_and_counts_once() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("db.duckdb"), &["--no-receivers"]);
-    let line = |ts: &str, msg: &str| {
-        serde_json::json!({"timestamp": ts, "level": "INFO", "fields": {"message": msg, "session_id": "H1", "client_id": "m1"}, "target": "operator::session"})
-    };
+    let line = |ts: &str, msg: &str| serde_json::json!({"timestamp": ts, "level": "INFO", "fields": {"message": msg, "session_id": "H1", "client_id": "m1"}, "target": "operator::session"});
     let fluentd = |v: &Value| serde_json::json!({"log": v.to_string(), "stream": "stdout", "kubernetes": {"pod_name": "op"}});
     let a = line("2026-04-01T10:00:00.000001Z", "Session Start");
     let b = line("2026-04-01T10:05:00.000001Z", "Session End");
@@ -176,13 +228,22 @@ fn http_ingest_accepts_object_array_and_ndjson_and_counts_once() {
     };
     let r = post(a.to_string(), "application/json");
     assert_eq!(r.status().as_u16(), 200);
-    let r = post(serde_json::json!([fluentd(&a), fluentd(&b)]).to_string(), "application/json");
+    let r = post(
+        serde_json::json!([fluentd(&a), fluentd(&b)]).to_string(),
+        "application/json",
+    );
     assert_eq!(r.status().as_u16(), 200);
-    let r = post(format!("{}\n{}\nnot json\n", fluentd(&b), a), "application/x-ndjson");
+    let r = post(
+        format!("{}\n{}\nnot json\n", fluentd(&b), a),
+        "application/x-ndjson",
+    );
     let body: Value = r.json().unwrap();
     assert_eq!(body["rejected"], 1, "{body}");
     let (_, n) = server.sql("select count(*) from events");
-    assert_eq!(n["rows"][0][0], 2, "two distinct events however often they came");
+    assert_eq!(
+        n["rows"][0][0], 2,
+        "two distinct events however often they came"
+    );
     let (_, r) = server.sql("select count(*) from rejects");
     assert_eq!(r["rows"][0][0], 1);
 }
@@ -190,8 +251,20 @@ fn http_ingest_accepts_object_array_and_ndjson_and_counts_once() {
 #[test]
 fn metrics_pass_promtool() {
     let (_dir, server) = demo_server();
-    let body = Server::client().get(server.url("/metrics")).send().unwrap().text().unwrap();
-    for series in ["mirrord_sessions_create_total", "mirrord_ci_sessions_create_total", "mirrord_sessions_duration_seconds_bucket", "mirrord_usage_sessions_total", "mirrord_usage_port_events_total", "mirrord_usage_ingest_records_total"] {
+    let body = Server::client()
+        .get(server.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    for series in [
+        "mirrord_sessions_create_total",
+        "mirrord_ci_sessions_create_total",
+        "mirrord_sessions_duration_seconds_bucket",
+        "mirrord_usage_sessions_total",
+        "mirrord_usage_port_events_total",
+        "mirrord_usage_ingest_records_total",
+    ] {
         assert!(body.contains(series), "{series} missing");
     }
     let promtool = std::process::Command::new("promtool")
@@ -200,9 +273,15 @@ fn metrics_pass_promtool() {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn();
-    let mut child = promtool.expect("promtool missing: run .ci/install.d/api.sh (Debian package prometheus)");
+    let mut child =
+        promtool.expect("promtool missing: run .ci/install.d/api.sh (Debian package prometheus)");
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -244,7 +323,11 @@ fn dashboards_route_serves_the_committed_files() {
     ] {
         let (status, body) = server.get(&format!("/api/v1/dashboards/{vendor}"));
         assert_eq!(status, 200, "{vendor}: {body}");
-        assert_eq!(body, std::fs::read_to_string(root.join(file)).unwrap(), "{vendor}");
+        assert_eq!(
+            body,
+            std::fs::read_to_string(root.join(file)).unwrap(),
+            "{vendor}"
+        );
     }
     let (status, body) = server.get("/api/v1/dashboards/splunk");
     assert_eq!(status, 400, "{body}");
@@ -253,19 +336,53 @@ fn dashboards_route_serves_the_committed_files() {
 #[test]
 fn dashboard_login_sets_an_http_only_cookie_that_authorizes_the_api() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("db.duckdb"), &["--no-receivers", "--dashboard-login"]);
+    let server = Server::start(
+        &dir.path().join("db.duckdb"),
+        &["--no-receivers", "--dashboard-login"],
+    );
     let client = Server::client();
-    let config: Value = client.get(server.url("/ui/config.json")).send().unwrap().json().unwrap();
-    assert!(config["licenseKey"].is_null(), "the key is not handed out: {config}");
-    let wrong = client.post(server.url("/ui/login")).json(&serde_json::json!({"licenseKey": "nope"})).send().unwrap();
+    let config: Value = client
+        .get(server.url("/ui/config.json"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        config["licenseKey"].is_null(),
+        "the key is not handed out: {config}"
+    );
+    let wrong = client
+        .post(server.url("/ui/login"))
+        .json(&serde_json::json!({"licenseKey": "nope"}))
+        .send()
+        .unwrap();
     assert_eq!(wrong.status().as_u16(), 403);
-    let ok = client.post(server.url("/ui/login")).json(&serde_json::json!({"licenseKey": KEY})).send().unwrap();
+    let ok = client
+        .post(server.url("/ui/login"))
+        .json(&serde_json::json!({"licenseKey": KEY}))
+        .send()
+        .unwrap();
     assert_eq!(ok.status().as_u16(), 204);
     let cookie = ok.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let pair = cookie.split(';').next().unwrap();
-    let report = client.get(server.url("/api/v1/reports/usage")).header("cookie", pair).send().unwrap();
-    assert_eq!(report.status().as_u16(), 200, "the cookie authorizes API requests");
-    let forged = client.get(server.url("/api/v1/reports/usage")).header("cookie", "mirrord_usage_key=nope").send().unwrap();
+    let report = client
+        .get(server.url("/api/v1/reports/usage"))
+        .header("cookie", pair)
+        .send()
+        .unwrap();
+    assert_eq!(
+        report.status().as_u16(),
+        200,
+        "the cookie authorizes API requests"
+    );
+    let forged = client
+        .get(server.url("/api/v1/reports/usage"))
+        .header("cookie", "mirrord_usage_key=nope")
+        .send()
+        .unwrap();
     assert_eq!(forged.status().as_u16(), 403);
 }

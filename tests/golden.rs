@@ -29,7 +29,14 @@ impl Sink for Collect {
 fn typed(e: &OperatorEvent) -> Value {
     let mut v = serde_json::to_value(e).unwrap();
     let obj = v.as_object_mut().unwrap();
-    for k in ["message", "attributes", "level", "operator_version", "trace_id", "span_id"] {
+    for k in [
+        "message",
+        "attributes",
+        "level",
+        "operator_version",
+        "trace_id",
+        "span_id",
+    ] {
         obj.remove(k);
     }
     v
@@ -52,17 +59,30 @@ fn every_sample_parses_to_the_golden_events() {
     let reference = parse(&root.join("samples/tracing-json.log"));
     let actual = Value::Array(reference.events.iter().map(typed).collect());
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&golden_path, serde_json::to_string_pretty(&actual).unwrap() + "\n").unwrap();
+        std::fs::write(
+            &golden_path,
+            serde_json::to_string_pretty(&actual).unwrap() + "\n",
+        )
+        .unwrap();
     }
-    let golden: Value = serde_json::from_str(&std::fs::read_to_string(&golden_path).expect("golden file")).unwrap();
+    let golden: Value =
+        serde_json::from_str(&std::fs::read_to_string(&golden_path).expect("golden file")).unwrap();
     assert_eq!(golden.as_array().unwrap().len(), 6);
-    let mut files: Vec<_> = std::fs::read_dir(root.join("samples")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(root.join("samples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.retain(|p| p.extension().is_some_and(|e| e != "md"));
     files.sort();
     for file in files {
         let c = parse(&file);
         assert!(c.rejects.is_empty(), "{}: {:?}", file.display(), c.rejects);
         let got = Value::Array(c.events.iter().map(typed).collect());
-        assert_eq!(got, golden, "{} differs from tests/golden/sample-events.json", file.display());
+        assert_eq!(
+            got,
+            golden,
+            "{} differs from tests/golden/sample-events.json",
+            file.display()
+        );
     }
 }

@@ -46,11 +46,12 @@ fn sql(db: &Path, query: &str) -> Vec<Value> {
 }
 
 fn samples() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("samples"))
-        .expect("samples/")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e != "md"))
-        .collect();
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("samples"))
+            .expect("samples/")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e != "md"))
+            .collect();
     files.sort();
     files
 }
@@ -60,21 +61,43 @@ fn every_sample_holds_the_same_six_events_and_reingest_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db.duckdb");
     let files = samples();
-    assert!(files.len() >= 8, "expected a sample per format, found {files:?}");
+    assert!(
+        files.len() >= 8,
+        "expected a sample per format, found {files:?}"
+    );
     let paths: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
     let first = ingest_json(&db, &refs);
-    assert_eq!(first["stored"], 6, "one session's six events, whatever the format: {first}");
+    assert_eq!(
+        first["stored"], 6,
+        "one session's six events, whatever the format: {first}"
+    );
     assert_eq!(first["rejected"], 0, "{first}");
-    assert!(first["skipped"].as_u64().unwrap() >= files.len() as u64, "each sample has a non-functional line: {first}");
-    assert_eq!(first["duplicates"].as_u64().unwrap(), 6 * (files.len() as u64 - 1), "{first}");
-    let kinds = sql(&db, "select kind, count(*) as n from events group by 1 order by 1");
+    assert!(
+        first["skipped"].as_u64().unwrap() >= files.len() as u64,
+        "each sample has a non-functional line: {first}"
+    );
+    assert_eq!(
+        first["duplicates"].as_u64().unwrap(),
+        6 * (files.len() as u64 - 1),
+        "{first}"
+    );
+    let kinds = sql(
+        &db,
+        "select kind, count(*) as n from events group by 1 order by 1",
+    );
     assert_eq!(kinds.len(), 6, "all six kinds: {kinds:?}");
     assert!(kinds.iter().all(|r| r["n"] == 1), "{kinds:?}");
 
     let again = ingest_json(&db, &refs);
-    assert_eq!(again["stored"], 0, "re-ingest must not store anything: {again}");
-    assert_eq!(again["duplicates"].as_u64().unwrap(), 6 * files.len() as u64);
+    assert_eq!(
+        again["stored"], 0,
+        "re-ingest must not store anything: {again}"
+    );
+    assert_eq!(
+        again["duplicates"].as_u64().unwrap(),
+        6 * files.len() as u64
+    );
     let total = sql(&db, "select count(*) as n from events");
     assert_eq!(total[0]["n"], 6);
 }
@@ -91,15 +114,51 @@ fn each_sample_file_parses_on_its_own() {
             &db,
             "select kind, session_id, client_name, target_name, target_namespace, port, http_filter, scale_down, session_duration from events order by timestamp, kind",
         );
-        let by_kind = |k: &str| rows.iter().find(|r| r["kind"] == k).unwrap_or_else(|| panic!("{k} in {}", file.display()));
-        assert!(by_kind("session_start")["client_name"].is_string(), "{}", file.display());
-        assert!(by_kind("port_steal")["port"].is_number(), "{}", file.display());
-        assert!(by_kind("port_steal")["http_filter"].is_string(), "{}", file.display());
-        assert!(by_kind("copy_target")["scale_down"].is_boolean(), "{}", file.display());
-        assert!(by_kind("session_end")["session_duration"].is_number(), "{}", file.display());
-        assert!(by_kind("session_start")["target_name"].is_string(), "{}", file.display());
-        let module_as_target = sql(&db, "select count(*) as n from events where target like '%::%' or target_name like '%::%'");
-        assert_eq!(module_as_target[0]["n"], 0, "tracing's module path must never be a target ({})", file.display());
+        let by_kind = |k: &str| {
+            rows.iter()
+                .find(|r| r["kind"] == k)
+                .unwrap_or_else(|| panic!("{k} in {}", file.display()))
+        };
+        assert!(
+            by_kind("session_start")["client_name"].is_string(),
+            "{}",
+            file.display()
+        );
+        assert!(
+            by_kind("port_steal")["port"].is_number(),
+            "{}",
+            file.display()
+        );
+        assert!(
+            by_kind("port_steal")["http_filter"].is_string(),
+            "{}",
+            file.display()
+        );
+        assert!(
+            by_kind("copy_target")["scale_down"].is_boolean(),
+            "{}",
+            file.display()
+        );
+        assert!(
+            by_kind("session_end")["session_duration"].is_number(),
+            "{}",
+            file.display()
+        );
+        assert!(
+            by_kind("session_start")["target_name"].is_string(),
+            "{}",
+            file.display()
+        );
+        let module_as_target = sql(
+            &db,
+            "select count(*) as n from events where target like '%::%' or target_name like '%::%'",
+        );
+        assert_eq!(
+            module_as_target[0]["n"],
+            0,
+            "tracing's module path must never be a target ({})",
+            file.display()
+        );
     }
 }
 
@@ -138,19 +197,46 @@ fn bad_input_is_rejected_with_reasons_and_good_lines_survive() {
     write_bad_input(&input);
     let summary = ingest_json(&db, &[&input.display().to_string()]);
     assert_eq!(summary["lines"], 12, "{summary}");
-    assert_eq!(summary["stored"], 3, "start, mirror and the valid end survive: {summary}");
-    assert_eq!(summary["skipped"], 2, "unknown message and Loaded license! are skips: {summary}");
+    assert_eq!(
+        summary["stored"], 3,
+        "start, mirror and the valid end survive: {summary}"
+    );
+    assert_eq!(
+        summary["skipped"], 2,
+        "unknown message and Loaded license! are skips: {summary}"
+    );
     assert_eq!(summary["rejected"], 7, "{summary}");
-    let rejects = sql(&db, "select location, reason, length(excerpt) as len from rejects order by location");
-    let reasons: Vec<String> = rejects.iter().map(|r| r["reason"].as_str().unwrap().to_string()).collect();
+    let rejects = sql(
+        &db,
+        "select location, reason, length(excerpt) as len from rejects order by location",
+    );
+    let reasons: Vec<String> = rejects
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap().to_string())
+        .collect();
     let has = |needle: &str| reasons.iter().any(|r| r.contains(needle));
     assert!(has("invalid JSON"), "truncated JSON: {reasons:?}");
     assert!(has("field `port`"), "port abc: {reasons:?}");
-    assert!(reasons.iter().filter(|r| r.contains("session_duration")).count() == 2, "negative and NaN: {reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .filter(|r| r.contains("session_duration"))
+            .count()
+            == 2,
+        "negative and NaN: {reasons:?}"
+    );
     assert!(has("invalid UTF-8"), "{reasons:?}");
     assert!(has("exceeds"), "10 MB line: {reasons:?}");
-    assert!(rejects.iter().all(|r| r["len"].as_u64().unwrap() <= 2048), "excerpts are capped: {rejects:?}");
-    assert!(rejects.iter().all(|r| r["location"].as_str().unwrap().contains("bad.log:")), "{rejects:?}");
+    assert!(
+        rejects.iter().all(|r| r["len"].as_u64().unwrap() <= 2048),
+        "excerpts are capped: {rejects:?}"
+    );
+    assert!(
+        rejects
+            .iter()
+            .all(|r| r["location"].as_str().unwrap().contains("bad.log:")),
+        "{rejects:?}"
+    );
 }
 
 #[test]
@@ -167,7 +253,10 @@ fn missing_file_and_unwritable_db_fail_with_a_clear_message() {
     let out = run(&blocker.join("db.duckdb"), &["ingest", &sample]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("database") || err.contains("directory"), "{err}");
+    assert!(
+        err.contains("database") || err.contains("directory"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -176,7 +265,10 @@ fn stdin_and_gzip_inputs_are_read() {
     let db = dir.path().join("db.duckdb");
     let sample = std::fs::read(&samples()[0]).unwrap();
     let gz = dir.path().join("s.log.gz");
-    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
     enc.write_all(&sample).unwrap();
     enc.finish().unwrap();
     let summary = ingest_json(&db, &[&gz.display().to_string()]);
@@ -202,9 +294,23 @@ fn sql_prints_table_csv_and_json_from_an_existing_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db.duckdb");
     ingest_json(&db, &[&samples()[0].display().to_string()]);
-    let table = ok(run(&db, &["sql", "select kind from events order by kind limit 2"]));
-    assert!(table.contains("│ kind") && table.contains("copy_target") && table.contains("2 rows"), "{table}");
-    let csv = ok(run(&db, &["sql", "select kind, port from events where kind = 'port_steal'", "--format", "csv"]));
+    let table = ok(run(
+        &db,
+        &["sql", "select kind from events order by kind limit 2"],
+    ));
+    assert!(
+        table.contains("│ kind") && table.contains("copy_target") && table.contains("2 rows"),
+        "{table}"
+    );
+    let csv = ok(run(
+        &db,
+        &[
+            "sql",
+            "select kind, port from events where kind = 'port_steal'",
+            "--format",
+            "csv",
+        ],
+    ));
     let mut lines = csv.lines();
     assert_eq!(lines.next(), Some("kind,port"));
     assert!(lines.next().unwrap().starts_with("port_steal,"), "{csv}");
@@ -220,22 +326,49 @@ fn sql_prints_table_csv_and_json_from_an_existing_database() {
 fn generated_logs_in_every_format_store_the_same_events() {
     let dir = tempfile::tempdir().unwrap();
     let mut fingerprints = Vec::new();
-    for format in ["tracing-json", "tracing-flat", "fluentd", "cri", "docker", "text", "otlp-json", "mixed"] {
+    for format in [
+        "tracing-json",
+        "tracing-flat",
+        "fluentd",
+        "cri",
+        "docker",
+        "text",
+        "otlp-json",
+        "mixed",
+    ] {
         let log = dir.path().join(format!("{format}.log"));
         let generated = Command::new(bin())
-            .args(["generate", "--users", "8", "--days", "5", "--seed", "3", "--end", "2026-05-01", "--format", format])
+            .args([
+                "generate",
+                "--users",
+                "8",
+                "--days",
+                "5",
+                "--seed",
+                "3",
+                "--end",
+                "2026-05-01",
+                "--format",
+                format,
+            ])
             .output()
             .unwrap();
         std::fs::write(&log, ok(generated)).unwrap();
         let db = dir.path().join(format!("{format}.duckdb"));
         let summary = ingest_json(&db, &[&log.display().to_string()]);
         assert_eq!(summary["rejected"], 0, "{format}: {summary}");
-        let fp = sql(&db, "select count(*) as n, sum(hash(id)) as h, count(distinct session_id) as s from events");
+        let fp = sql(
+            &db,
+            "select count(*) as n, sum(hash(id)) as h, count(distinct session_id) as s from events",
+        );
         fingerprints.push((format, fp[0].clone()));
     }
     let (_, first) = &fingerprints[0];
     assert!(first["n"].as_u64().unwrap() > 50, "{first}");
     for (format, fp) in &fingerprints {
-        assert_eq!(fp, first, "{format} must store exactly the events tracing-json stores");
+        assert_eq!(
+            fp, first,
+            "{format} must store exactly the events tracing-json stores"
+        );
     }
 }

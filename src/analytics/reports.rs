@@ -179,7 +179,10 @@ pub struct ReportSettings {
 
 /// RFC 3339 UTC text for a stored timestamp.
 pub fn ts(t: Option<NaiveDateTime>) -> Option<String> {
-    t.map(|t| t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    t.map(|t| {
+        t.and_utc()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    })
 }
 
 fn collect<T>(
@@ -202,9 +205,17 @@ fn with_sessions(cte: &str, body: &str) -> String {
 }
 
 /// Builds the usage report for `period`, grouping users by `key`.
-pub fn usage(conn: &Connection, period: Period, key: PrimaryKey, settings: &ReportSettings) -> Result<UsageReport, StoreError> {
+pub fn usage(
+    conn: &Connection,
+    period: Period,
+    key: PrimaryKey,
+    settings: &ReportSettings,
+) -> Result<UsageReport, StoreError> {
     let p: [&dyn ToSql; 3] = [&period.from, &period.to, &key.as_str()];
-    conn.execute(&format!("CREATE OR REPLACE TEMP TABLE report_s AS WITH {PERIOD} SELECT * FROM s"), &p[..])?;
+    conn.execute(
+        &format!("CREATE OR REPLACE TEMP TABLE report_s AS WITH {PERIOD} SELECT * FROM s"),
+        &p[..],
+    )?;
     let q = |body: &str| with_sessions(PERIOD_CACHED, body);
     let pm = collect(conn, &q(include_str!("sql/period_metrics.sql")), &p, |r| {
         Ok(PeriodMetrics {
@@ -216,17 +227,18 @@ pub fn usage(conn: &Connection, period: Period, key: PrimaryKey, settings: &Repo
         })
     })?
     .remove(0);
-    let (all, version, last_event) = conn.query_row(include_str!("sql/all_time_metrics.sql"), [], |r| {
-        Ok((
-            AllTimeMetrics {
-                total_session_count: r.get(0)?,
-                total_session_time_seconds: r.get(1)?,
-                total_ci_session_count: r.get(2)?,
-            },
-            r.get::<_, Option<String>>(3)?,
-            r.get::<_, Option<NaiveDateTime>>(4)?,
-        ))
-    })?;
+    let (all, version, last_event) =
+        conn.query_row(include_str!("sql/all_time_metrics.sql"), [], |r| {
+            Ok((
+                AllTimeMetrics {
+                    total_session_count: r.get(0)?,
+                    total_session_time_seconds: r.get(1)?,
+                    total_ci_session_count: r.get(2)?,
+                },
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<NaiveDateTime>>(4)?,
+            ))
+        })?;
     let ci = collect(conn, &q(include_str!("sql/ci_metrics.sql")), &p, |r| {
         Ok(CiMetrics {
             current_running_sessions: r.get(0)?,
@@ -261,25 +273,35 @@ pub fn usage(conn: &Connection, period: Period, key: PrimaryKey, settings: &Repo
             unique_users: r.get(5)?,
         })
     })?;
-    let user_targets = collect(conn, &q(include_str!("sql/user_target_metrics.sql")), &p, |r| {
-        Ok(UserTargetMetric {
-            identifier: r.get(0)?,
-            display_name: r.get(1)?,
-            namespace: r.get(2)?,
-            target_type: r.get(3)?,
-            target: r.get(4)?,
-            sessions: r.get(5)?,
-            total_session_time_seconds: r.get(6)?,
-        })
-    })?;
-    let namespaces = collect(conn, &q(include_str!("sql/namespace_metrics.sql")), &p, |r| {
-        Ok(NamespaceMetric {
-            namespace: r.get(0)?,
-            sessions: r.get(1)?,
-            total_session_time_seconds: r.get(2)?,
-            unique_users: r.get(3)?,
-        })
-    })?;
+    let user_targets = collect(
+        conn,
+        &q(include_str!("sql/user_target_metrics.sql")),
+        &p,
+        |r| {
+            Ok(UserTargetMetric {
+                identifier: r.get(0)?,
+                display_name: r.get(1)?,
+                namespace: r.get(2)?,
+                target_type: r.get(3)?,
+                target: r.get(4)?,
+                sessions: r.get(5)?,
+                total_session_time_seconds: r.get(6)?,
+            })
+        },
+    )?;
+    let namespaces = collect(
+        conn,
+        &q(include_str!("sql/namespace_metrics.sql")),
+        &p,
+        |r| {
+            Ok(NamespaceMetric {
+                namespace: r.get(0)?,
+                sessions: r.get(1)?,
+                total_session_time_seconds: r.get(2)?,
+                unique_users: r.get(3)?,
+            })
+        },
+    )?;
     let jira = jira_from(conn, PERIOD_CACHED, period, None)?;
     conn.execute_batch("DROP TABLE IF EXISTS report_s")?;
     Ok(UsageReport {
@@ -307,24 +329,43 @@ pub fn usage(conn: &Connection, period: Period, key: PrimaryKey, settings: &Repo
 }
 
 /// Per-Jira-issue metrics for the period; `key` narrows to one issue.
-pub fn jira(conn: &Connection, period: Period, key: Option<&str>) -> Result<Vec<JiraMetric>, StoreError> {
+pub fn jira(
+    conn: &Connection,
+    period: Period,
+    key: Option<&str>,
+) -> Result<Vec<JiraMetric>, StoreError> {
     jira_from(conn, PERIOD, period, key)
 }
 
-fn jira_from(conn: &Connection, cte: &str, period: Period, key: Option<&str>) -> Result<Vec<JiraMetric>, StoreError> {
-    let p: [&dyn ToSql; 4] = [&period.from, &period.to, &PrimaryKey::default().as_str(), &key];
-    collect(conn, &with_sessions(cte, include_str!("sql/jira_metrics.sql")), &p, |r| {
-        Ok(JiraMetric {
-            key: r.get(0)?,
-            sessions: r.get(1)?,
-            total_session_time_seconds: r.get(2)?,
-            unique_users: r.get(3)?,
-            first_used: ts(r.get(4)?),
-            last_used: ts(r.get(5)?),
-            ci_sessions: r.get(6)?,
-            exec_sessions: r.get(7)?,
-        })
-    })
+fn jira_from(
+    conn: &Connection,
+    cte: &str,
+    period: Period,
+    key: Option<&str>,
+) -> Result<Vec<JiraMetric>, StoreError> {
+    let p: [&dyn ToSql; 4] = [
+        &period.from,
+        &period.to,
+        &PrimaryKey::default().as_str(),
+        &key,
+    ];
+    collect(
+        conn,
+        &with_sessions(cte, include_str!("sql/jira_metrics.sql")),
+        &p,
+        |r| {
+            Ok(JiraMetric {
+                key: r.get(0)?,
+                sessions: r.get(1)?,
+                total_session_time_seconds: r.get(2)?,
+                unique_users: r.get(3)?,
+                first_used: ts(r.get(4)?),
+                last_used: ts(r.get(5)?),
+                ci_sessions: r.get(6)?,
+                exec_sessions: r.get(7)?,
+            })
+        },
+    )
 }
 
 #[derive(Debug, Serialize)]
@@ -372,22 +413,41 @@ pub fn trends(conn: &Connection, from: NaiveDate, to: NaiveDate) -> Result<Trend
         daily_ci_sessions: Vec::new(),
         user_adoption: Vec::new(),
     };
-    let rows = collect(conn, include_str!("sql/trends.sql"), params![from, to], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, f64>(2)?,
-            r.get::<_, i64>(3)?,
-            r.get::<_, i64>(4)?,
-            r.get::<_, i64>(5)?,
-            r.get::<_, DbValue>(6)?,
-        ))
-    })?;
+    let rows = collect(
+        conn,
+        include_str!("sql/trends.sql"),
+        params![from, to],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, f64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, DbValue>(6)?,
+            ))
+        },
+    )?;
     for (date, sessions, seconds, users, ci, new_users, cumulative) in rows {
-        t.daily_sessions.push(DailySessions { date: date.clone(), count: sessions, total_seconds: seconds });
-        t.daily_active_users.push(DailyCount { date: date.clone(), count: users });
-        t.daily_ci_sessions.push(DailyCount { date: date.clone(), count: ci });
-        t.user_adoption.push(Adoption { date, new_users, cumulative_users: db_int(&cumulative) });
+        t.daily_sessions.push(DailySessions {
+            date: date.clone(),
+            count: sessions,
+            total_seconds: seconds,
+        });
+        t.daily_active_users.push(DailyCount {
+            date: date.clone(),
+            count: users,
+        });
+        t.daily_ci_sessions.push(DailyCount {
+            date: date.clone(),
+            count: ci,
+        });
+        t.user_adoption.push(Adoption {
+            date,
+            new_users,
+            cumulative_users: db_int(&cumulative),
+        });
     }
     Ok(t)
 }

@@ -77,9 +77,15 @@ impl From<duckdb::Error> for ListError {
 }
 
 fn parse_bound(s: &Option<String>, end_of_day: bool) -> Result<Option<NaiveDateTime>, ListError> {
-    let Some(s) = s.as_deref().filter(|s| !s.is_empty()) else { return Ok(None) };
+    let Some(s) = s.as_deref().filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        let d = if end_of_day { d + chrono::Duration::days(1) } else { d };
+        let d = if end_of_day {
+            d + chrono::Duration::days(1)
+        } else {
+            d
+        };
         return Ok(d.and_hms_opt(0, 0, 0));
     }
     chrono::DateTime::parse_from_rfc3339(s)
@@ -113,7 +119,17 @@ pub fn list(conn: &Connection, q: &SessionQuery) -> Result<SessionPage, ListErro
     let from = parse_bound(&q.from, false)?;
     let to = parse_bound(&q.to, true)?;
     let limit_plus = (limit + 1) as i64;
-    let params: [&dyn ToSql; 9] = [&from, &to, &q.user, &q.target, &q.kind, &q.trace_id, &cur_t, &cur_id, &limit_plus];
+    let params: [&dyn ToSql; 9] = [
+        &from,
+        &to,
+        &q.user,
+        &q.target,
+        &q.kind,
+        &q.trace_id,
+        &cur_t,
+        &cur_id,
+        &limit_plus,
+    ];
     let mut stmt = conn.prepare(include_str!("sql/list_sessions.sql"))?;
     let mut rows: Vec<(i64, SessionRow)> = stmt
         .query_map(&params[..], |r| {
@@ -147,7 +163,8 @@ pub fn list(conn: &Connection, q: &SessionQuery) -> Result<SessionPage, ListErro
         .collect::<Result<_, _>>()?;
     let next_cursor = if rows.len() > limit {
         rows.truncate(limit);
-        rows.last().map(|(t, r)| URL_SAFE_NO_PAD.encode(format!("{t}|{}", r.session_id)))
+        rows.last()
+            .map(|(t, r)| URL_SAFE_NO_PAD.encode(format!("{t}|{}", r.session_id)))
     } else {
         None
     };

@@ -10,19 +10,55 @@ pub fn usage_workbook(report: &UsageReport) -> Result<Vec<u8>, XlsxError> {
     let bold = Format::new().set_bold();
     let g = &report.general_metrics;
     let general: Vec<(&str, String)> = vec![
-        ("Report from", g.report_period.from.clone().unwrap_or_else(|| "all time".into())),
-        ("Report to", g.report_period.to.clone().unwrap_or_else(|| "now".into())),
-        ("Licenses", g.total_licenses.map(|n| n.to_string()).unwrap_or_default()),
+        (
+            "Report from",
+            g.report_period
+                .from
+                .clone()
+                .unwrap_or_else(|| "all time".into()),
+        ),
+        (
+            "Report to",
+            g.report_period.to.clone().unwrap_or_else(|| "now".into()),
+        ),
+        (
+            "Licenses",
+            g.total_licenses.map(|n| n.to_string()).unwrap_or_default(),
+        ),
         ("Active users", g.active_users.to_string()),
         ("Unique machines", report.unique_machines.to_string()),
-        ("Sessions in period", report.period_metrics.session_count.to_string()),
-        ("Session time in period (s)", format!("{:.0}", report.period_metrics.session_time_seconds)),
-        ("CI sessions in period", report.ci_metrics.total_ci_sessions.to_string()),
-        ("Max concurrent CI sessions", report.ci_metrics.max_concurrent_ci_sessions.to_string()),
-        ("All-time sessions", report.all_time_metrics.total_session_count.to_string()),
-        ("All-time session time (s)", format!("{:.0}", report.all_time_metrics.total_session_time_seconds)),
-        ("Operator version", g.operator_version.clone().unwrap_or_default()),
-        ("Last operator event", g.last_operator_event.clone().unwrap_or_default()),
+        (
+            "Sessions in period",
+            report.period_metrics.session_count.to_string(),
+        ),
+        (
+            "Session time in period (s)",
+            format!("{:.0}", report.period_metrics.session_time_seconds),
+        ),
+        (
+            "CI sessions in period",
+            report.ci_metrics.total_ci_sessions.to_string(),
+        ),
+        (
+            "Max concurrent CI sessions",
+            report.ci_metrics.max_concurrent_ci_sessions.to_string(),
+        ),
+        (
+            "All-time sessions",
+            report.all_time_metrics.total_session_count.to_string(),
+        ),
+        (
+            "All-time session time (s)",
+            format!("{:.0}", report.all_time_metrics.total_session_time_seconds),
+        ),
+        (
+            "Operator version",
+            g.operator_version.clone().unwrap_or_default(),
+        ),
+        (
+            "Last operator event",
+            g.last_operator_event.clone().unwrap_or_default(),
+        ),
     ];
     let sheet = wb.add_worksheet();
     sheet.set_name("General")?;
@@ -35,7 +71,14 @@ pub fn usage_workbook(report: &UsageReport) -> Result<Vec<u8>, XlsxError> {
     let users = wb.add_worksheet();
     users.set_name("Users")?;
     let headers = [
-        "Identifier", "Name", "First activity", "Last activity", "Sessions", "Total time (s)", "Mean duration (s)", "Mean daily sessions",
+        "Identifier",
+        "Name",
+        "First activity",
+        "Last activity",
+        "Sessions",
+        "Total time (s)",
+        "Mean duration (s)",
+        "Mean daily sessions",
     ];
     for (col, h) in headers.iter().enumerate() {
         users.write_string_with_format(0, col as u16, *h, &bold)?;

@@ -10,7 +10,11 @@ use axum::response::Response;
 use super::{ApiError, AppState};
 
 /// Middleware that checks the key.
-pub async fn require_key(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
+pub async fn require_key(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let Some(expected) = state.license_key.as_deref() else {
         return Ok(next.run(req).await);
     };
@@ -20,7 +24,10 @@ pub async fn require_key(State(state): State<AppState>, req: Request, next: Next
         .map(|v| v.as_bytes().to_vec())
         .or_else(|| cookie_key(req.headers()));
     match given {
-        None => Err(ApiError::new(StatusCode::UNAUTHORIZED, "missing x-license-key header")),
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing x-license-key header",
+        )),
         Some(given) if constant_time_eq(&given, expected.as_bytes()) => Ok(next.run(req).await),
         Some(_) => Err(ApiError::new(StatusCode::FORBIDDEN, "wrong x-license-key")),
     }

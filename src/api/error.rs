@@ -15,7 +15,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into() }
+        ApiError {
+            status,
+            message: message.into(),
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
@@ -27,7 +30,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": {"status": self.status.as_u16(), "message": self.message}});
+        let body =
+            serde_json::json!({"error": {"status": self.status.as_u16(), "message": self.message}});
         (self.status, Json(body)).into_response()
     }
 }
@@ -46,5 +50,8 @@ impl From<duckdb::Error> for ApiError {
 
 /// 404 for unknown API routes, as JSON.
 pub async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "no such route; see schemas/openapi.yaml")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no such route; see schemas/openapi.yaml",
+    )
 }

@@ -42,7 +42,11 @@ fn rows(conn: &Connection, name: &str) -> Result<Vec<Vec<DbValue>>, duckdb::Erro
     let mut out = Vec::new();
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        out.push((0..n).map(|i| r.get::<_, DbValue>(i)).collect::<Result<_, _>>()?);
+        out.push(
+            (0..n)
+                .map(|i| r.get::<_, DbValue>(i))
+                .collect::<Result<_, _>>()?,
+        );
     }
     Ok(out)
 }
@@ -65,7 +69,11 @@ fn num(v: &DbValue) -> f64 {
 }
 
 fn labels(names: &[&str], row: &[DbValue]) -> Labels {
-    names.iter().zip(row).map(|(n, v)| (n.to_string(), text(v))).collect()
+    names
+        .iter()
+        .zip(row)
+        .map(|(n, v)| (n.to_string(), text(v)))
+        .collect()
 }
 
 /// A counter family filled from a query: label columns first, then one value column.
@@ -79,13 +87,21 @@ fn counter_family(
 ) -> Family<Labels, Counter<f64, AtomicU64>> {
     let fam = Family::<Labels, Counter<f64, AtomicU64>>::default();
     for r in rows {
-        fam.get_or_create(&labels(names, r)).inc_by(num(&r[value_col]));
+        fam.get_or_create(&labels(names, r))
+            .inc_by(num(&r[value_col]));
     }
     reg.register(name, help, fam.clone());
     fam
 }
 
-fn gauge_family(reg: &mut Registry, name: &str, help: &str, names: &[&str], rows: &[Vec<DbValue>], value_col: usize) {
+fn gauge_family(
+    reg: &mut Registry,
+    name: &str,
+    help: &str,
+    names: &[&str],
+    rows: &[Vec<DbValue>],
+    value_col: usize,
+) {
     let fam = Family::<Labels, Gauge<f64, AtomicU64>>::default();
     for r in rows {
         fam.get_or_create(&labels(names, r)).set(num(&r[value_col]));
@@ -94,53 +110,171 @@ fn gauge_family(reg: &mut Registry, name: &str, help: &str, names: &[&str], rows
 }
 
 fn histograms(reg: &mut Registry, conn: &Connection) -> Result<(), duckdb::Error> {
-    let fam = Family::<Labels, Histogram>::new_with_constructor(|| Histogram::new(DURATION_BUCKETS));
+    let fam =
+        Family::<Labels, Histogram>::new_with_constructor(|| Histogram::new(DURATION_BUCKETS));
     let exec = Histogram::new(DURATION_BUCKETS);
     let ci = Histogram::new(DURATION_BUCKETS);
     for r in rows(conn, "durations")? {
         let kind = text(&r[0]);
         let d = num(&r[1]);
-        fam.get_or_create(&vec![("kind".into(), kind.clone())]).observe(d);
+        fam.get_or_create(&vec![("kind".into(), kind.clone())])
+            .observe(d);
         if kind == "ci" { &ci } else { &exec }.observe(d);
     }
-    reg.register("mirrord_usage_session_duration_seconds", "Duration of closed sessions", fam);
-    reg.register("mirrord_sessions_duration_seconds", "Duration of closed exec sessions (operator-equivalent)", exec);
-    reg.register("mirrord_ci_sessions_duration_seconds", "Duration of closed CI sessions (operator-equivalent)", ci);
+    reg.register(
+        "mirrord_usage_session_duration_seconds",
+        "Duration of closed sessions",
+        fam,
+    );
+    reg.register(
+        "mirrord_sessions_duration_seconds",
+        "Duration of closed exec sessions (operator-equivalent)",
+        exec,
+    );
+    reg.register(
+        "mirrord_ci_sessions_duration_seconds",
+        "Duration of closed CI sessions (operator-equivalent)",
+        ci,
+    );
     Ok(())
 }
 
 /// Builds the whole registry from the database and pipeline counters.
-pub fn registry(conn: &Connection, stats: &PipelineStats, queue_depth: usize) -> Result<Registry, duckdb::Error> {
+pub fn registry(
+    conn: &Connection,
+    stats: &PipelineStats,
+    queue_depth: usize,
+) -> Result<Registry, duckdb::Error> {
     let mut reg = Registry::default();
     let target = ["kind", "namespace", "target_type", "target_name"];
     let sessions = rows(conn, "sessions")?;
-    counter_family(&mut reg, "mirrord_usage_sessions", "Sessions started", &target, &sessions, 4);
-    counter_family(&mut reg, "mirrord_usage_session_seconds", "Total time of closed sessions", &target, &sessions, 5);
+    counter_family(
+        &mut reg,
+        "mirrord_usage_sessions",
+        "Sessions started",
+        &target,
+        &sessions,
+        4,
+    );
+    counter_family(
+        &mut reg,
+        "mirrord_usage_session_seconds",
+        "Total time of closed sessions",
+        &target,
+        &sessions,
+        5,
+    );
     histograms(&mut reg, conn)?;
     let op = rows(conn, "operator_sessions")?;
     let who = ["client_hostname", "client_name", "client_user", "user_id"];
     let (ci_rows, exec_rows): (Vec<_>, Vec<_>) = op.into_iter().partition(|r| text(&r[0]) == "ci");
     let strip = |rs: Vec<Vec<DbValue>>| rs.into_iter().map(|r| r[1..].to_vec()).collect::<Vec<_>>();
-    counter_family(&mut reg, "mirrord_sessions_create", "Exec sessions created (operator-equivalent)", &who, &strip(exec_rows), 4);
-    counter_family(&mut reg, "mirrord_ci_sessions_create", "CI sessions created (operator-equivalent)", &who, &strip(ci_rows), 4);
-    gauge_family(&mut reg, "mirrord_usage_open_sessions", "Sessions running now", &["kind"], &rows(conn, "open_sessions")?, 1);
-    gauge_family(&mut reg, "mirrord_usage_active_users", "Distinct users seen in the window", &["window"], &rows(conn, "active_users")?, 1);
+    counter_family(
+        &mut reg,
+        "mirrord_sessions_create",
+        "Exec sessions created (operator-equivalent)",
+        &who,
+        &strip(exec_rows),
+        4,
+    );
+    counter_family(
+        &mut reg,
+        "mirrord_ci_sessions_create",
+        "CI sessions created (operator-equivalent)",
+        &who,
+        &strip(ci_rows),
+        4,
+    );
+    gauge_family(
+        &mut reg,
+        "mirrord_usage_open_sessions",
+        "Sessions running now",
+        &["kind"],
+        &rows(conn, "open_sessions")?,
+        1,
+    );
+    gauge_family(
+        &mut reg,
+        "mirrord_usage_active_users",
+        "Distinct users seen in the window",
+        &["window"],
+        &rows(conn, "active_users")?,
+        1,
+    );
     let users = rows(conn, "users")?;
-    counter_family(&mut reg, "mirrord_usage_user_sessions", "Sessions per user", &["user"], &users, 1);
-    counter_family(&mut reg, "mirrord_usage_user_session_seconds", "Session time per user", &["user"], &users, 2);
-    counter_family(&mut reg, "mirrord_usage_port_events", "Port steal/mirror/release events", &["kind", "namespace", "target_name", "filtered"], &rows(conn, "ports")?, 4);
-    counter_family(&mut reg, "mirrord_usage_copy_target", "Copy Target events", &["namespace", "target_name", "scale_down"], &rows(conn, "copies")?, 3);
-    counter_family(&mut reg, "mirrord_usage_cli_version_sessions", "Sessions per mirrord CLI version", &["cli_version"], &rows(conn, "cli_versions")?, 1);
-    counter_family(&mut reg, "mirrord_usage_events", "Functional events stored", &["kind"], &rows(conn, "events")?, 1);
-    gauge_family(&mut reg, "mirrord_usage_jira_outbox", "Jira webhook pushes by state", &["state"], &rows(conn, "jira_outbox")?, 1);
+    counter_family(
+        &mut reg,
+        "mirrord_usage_user_sessions",
+        "Sessions per user",
+        &["user"],
+        &users,
+        1,
+    );
+    counter_family(
+        &mut reg,
+        "mirrord_usage_user_session_seconds",
+        "Session time per user",
+        &["user"],
+        &users,
+        2,
+    );
+    counter_family(
+        &mut reg,
+        "mirrord_usage_port_events",
+        "Port steal/mirror/release events",
+        &["kind", "namespace", "target_name", "filtered"],
+        &rows(conn, "ports")?,
+        4,
+    );
+    counter_family(
+        &mut reg,
+        "mirrord_usage_copy_target",
+        "Copy Target events",
+        &["namespace", "target_name", "scale_down"],
+        &rows(conn, "copies")?,
+        3,
+    );
+    counter_family(
+        &mut reg,
+        "mirrord_usage_cli_version_sessions",
+        "Sessions per mirrord CLI version",
+        &["cli_version"],
+        &rows(conn, "cli_versions")?,
+        1,
+    );
+    counter_family(
+        &mut reg,
+        "mirrord_usage_events",
+        "Functional events stored",
+        &["kind"],
+        &rows(conn, "events")?,
+        1,
+    );
+    gauge_family(
+        &mut reg,
+        "mirrord_usage_jira_outbox",
+        "Jira webhook pushes by state",
+        &["state"],
+        &rows(conn, "jira_outbox")?,
+        1,
+    );
     ingest_metrics(&mut reg, conn, stats, queue_depth)?;
     Ok(reg)
 }
 
-fn ingest_metrics(reg: &mut Registry, conn: &Connection, stats: &PipelineStats, queue_depth: usize) -> Result<(), duckdb::Error> {
+fn ingest_metrics(
+    reg: &mut Registry,
+    conn: &Connection,
+    stats: &PipelineStats,
+    queue_depth: usize,
+) -> Result<(), duckdb::Error> {
     let fam = Family::<Labels, Counter<f64, AtomicU64>>::default();
     let add = |source: String, outcome: &str, v: f64| {
-        fam.get_or_create(&vec![("source".into(), source), ("outcome".into(), outcome.into())]).inc_by(v);
+        fam.get_or_create(&vec![
+            ("source".into(), source),
+            ("outcome".into(), outcome.into()),
+        ])
+        .inc_by(v);
     };
     for r in rows(conn, "stored_by_source")? {
         add(text(&r[0]), "stored", num(&r[1]));
@@ -148,28 +282,62 @@ fn ingest_metrics(reg: &mut Registry, conn: &Connection, stats: &PipelineStats, 
     for r in rows(conn, "rejected_by_source")? {
         add(text(&r[0]), "rejected", num(&r[1]));
     }
-    add("live".into(), "duplicate", stats.duplicates.load(Ordering::Relaxed) as f64);
-    reg.register("mirrord_usage_ingest_records", "Records by source and outcome", fam);
+    add(
+        "live".into(),
+        "duplicate",
+        stats.duplicates.load(Ordering::Relaxed) as f64,
+    );
+    reg.register(
+        "mirrord_usage_ingest_records",
+        "Records by source and outcome",
+        fam,
+    );
     let g = |reg: &mut Registry, name: &str, help: &str, v: f64| {
         let gauge = Gauge::<f64, AtomicU64>::default();
         gauge.set(v);
         reg.register(name, help, gauge);
     };
-    g(reg, "mirrord_usage_queue_depth", "Submissions waiting for the writer", queue_depth as f64);
+    g(
+        reg,
+        "mirrord_usage_queue_depth",
+        "Submissions waiting for the writer",
+        queue_depth as f64,
+    );
     let last = rows(conn, "last_event")?;
-    g(reg, "mirrord_usage_last_event_timestamp_seconds", "Time of the newest stored event", last.first().map(|r| num(&r[0])).unwrap_or(0.0));
+    g(
+        reg,
+        "mirrord_usage_last_event_timestamp_seconds",
+        "Time of the newest stored event",
+        last.first().map(|r| num(&r[0])).unwrap_or(0.0),
+    );
     let commits = Counter::<u64>::default();
     commits.inc_by(stats.commits.load(Ordering::Relaxed));
-    reg.register("mirrord_usage_commits", "Batches committed since start", commits);
+    reg.register(
+        "mirrord_usage_commits",
+        "Batches committed since start",
+        commits,
+    );
     let failed = Counter::<u64>::default();
     failed.inc_by(stats.failed_commits.load(Ordering::Relaxed));
-    reg.register("mirrord_usage_failed_commits", "Commits that failed since start", failed);
+    reg.register(
+        "mirrord_usage_failed_commits",
+        "Commits that failed since start",
+        failed,
+    );
     let refused = Counter::<u64>::default();
     refused.inc_by(stats.refused_full.load(Ordering::Relaxed));
-    reg.register("mirrord_usage_refused_submissions", "Submissions refused because the queue was full", refused);
+    reg.register(
+        "mirrord_usage_refused_submissions",
+        "Submissions refused because the queue was full",
+        refused,
+    );
     let latency = Gauge::<f64, AtomicU64>::default();
     latency.set(stats.last_commit_seconds());
-    reg.register("mirrord_usage_last_commit_duration_seconds", "How long the last commit took", latency);
+    reg.register(
+        "mirrord_usage_last_commit_duration_seconds",
+        "How long the last commit took",
+        latency,
+    );
     Ok(())
 }
 
@@ -188,7 +356,9 @@ pub fn to_classic_text(openmetrics: &str) -> String {
         let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
             let rest = line.strip_prefix(prefix)?;
             let (name, tail) = rest.split_once(' ')?;
-            counters.contains(&name).then(|| format!("{prefix}{name}_total {tail}"))
+            counters
+                .contains(&name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
         });
         out.push_str(renamed.as_deref().unwrap_or(line));
         out.push('\n');
@@ -198,7 +368,10 @@ pub fn to_classic_text(openmetrics: &str) -> String {
 
 /// `GET /metrics`: OpenMetrics when the scraper asks for it (`Accept`), else the classic text
 /// format.
-pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Result<Response, ApiError> {
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
     let openmetrics = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -214,8 +387,22 @@ pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderM
         })
         .await?;
     if openmetrics {
-        Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response())
+        Ok((
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response())
     } else {
-        Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], to_classic_text(&body)).into_response())
+        Ok((
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            to_classic_text(&body),
+        )
+            .into_response())
     }
 }

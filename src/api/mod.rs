@@ -72,7 +72,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/admin/backup", post(admin::backup))
         .route("/api/v1/admin/retention", post(admin::retention))
         .fallback(error::not_found)
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_key));
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_key,
+        ));
     let mut app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -94,10 +97,14 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(crate::telemetry::trace_request))
 }
 
-async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> Result<&'static str, ApiError> {
+async fn readyz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<&'static str, ApiError> {
     state
         .read(|conn| {
-            conn.query_row("SELECT count(*) FROM session_state", [], |r| r.get::<_, i64>(0))?;
+            conn.query_row("SELECT count(*) FROM session_state", [], |r| {
+                r.get::<_, i64>(0)
+            })?;
             Ok(())
         })
         .await?;

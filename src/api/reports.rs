@@ -21,13 +21,23 @@ pub fn parse_time(s: &str, end_of_day: bool) -> Result<NaiveDateTime, ApiError> 
     }
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.naive_utc())
-        .map_err(|_| ApiError::bad_request(format!("`{s}` is not a date (YYYY-MM-DD) or an RFC 3339 time")))
+        .map_err(|_| {
+            ApiError::bad_request(format!(
+                "`{s}` is not a date (YYYY-MM-DD) or an RFC 3339 time"
+            ))
+        })
 }
 
 fn period(from: Option<&str>, to: Option<&str>) -> Result<Period, ApiError> {
     let p = Period {
-        from: from.filter(|s| !s.is_empty()).map(|s| parse_time(s, false)).transpose()?,
-        to: to.filter(|s| !s.is_empty()).map(|s| parse_time(s, true)).transpose()?,
+        from: from
+            .filter(|s| !s.is_empty())
+            .map(|s| parse_time(s, false))
+            .transpose()?,
+        to: to
+            .filter(|s| !s.is_empty())
+            .map(|s| parse_time(s, true))
+            .transpose()?,
     };
     if let (Some(f), Some(t)) = (p.from, p.to)
         && f >= t
@@ -46,23 +56,35 @@ pub struct UsageQuery {
 }
 
 /// `GET /api/v1/reports/usage`.
-pub async fn usage(State(state): State<AppState>, Query(q): Query<UsageQuery>) -> Result<Response, ApiError> {
+pub async fn usage(
+    State(state): State<AppState>,
+    Query(q): Query<UsageQuery>,
+) -> Result<Response, ApiError> {
     let p = period(q.from.as_deref(), q.to.as_deref())?;
     let key = q.primary_key.unwrap_or_default();
     let settings = state.report_settings.clone();
-    let report = state.read(move |c| Ok(reports::usage(c, p, key, &settings)?)).await?;
+    let report = state
+        .read(move |c| Ok(reports::usage(c, p, key, &settings)?))
+        .await?;
     match q.format.as_deref().unwrap_or("json") {
         "json" => Ok(Json(report).into_response()),
-        "csv" => Ok(download("text/csv; charset=utf-8", "mirrord-usage.csv", users_csv(&report).into_bytes())),
+        "csv" => Ok(download(
+            "text/csv; charset=utf-8",
+            "mirrord-usage.csv",
+            users_csv(&report).into_bytes(),
+        )),
         "xlsx" => {
-            let bytes = crate::analytics::xlsx::usage_workbook(&report).map_err(|e| ApiError::internal(e.to_string()))?;
+            let bytes = crate::analytics::xlsx::usage_workbook(&report)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
             Ok(download(
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 "mirrord-usage.xlsx",
                 bytes,
             ))
         }
-        other => Err(ApiError::bad_request(format!("unknown format `{other}`; use json, csv or xlsx"))),
+        other => Err(ApiError::bad_request(format!(
+            "unknown format `{other}`; use json, csv or xlsx"
+        ))),
     }
 }
 
@@ -70,7 +92,10 @@ fn download(mime: &'static str, name: &str, bytes: Vec<u8>) -> Response {
     (
         [
             (header::CONTENT_TYPE, mime.to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
         ],
         bytes,
     )
@@ -117,12 +142,18 @@ pub struct TrendsQuery {
 }
 
 /// `GET /api/v1/reports/usage/trends?days=N` (1..3650) or `?from=&to=`.
-pub async fn trends(State(state): State<AppState>, Query(q): Query<TrendsQuery>) -> Result<Response, ApiError> {
+pub async fn trends(
+    State(state): State<AppState>,
+    Query(q): Query<TrendsQuery>,
+) -> Result<Response, ApiError> {
     let today = Utc::now().date_naive();
     let (from, to) = match (q.from.as_deref(), q.to.as_deref()) {
         (Some(f), t) => {
             let from = parse_time(f, false)?.date();
-            let to = t.map(|t| parse_time(t, false).map(|d| d.date())).transpose()?.unwrap_or(today);
+            let to = t
+                .map(|t| parse_time(t, false).map(|d| d.date()))
+                .transpose()?
+                .unwrap_or(today);
             (from, to)
         }
         (None, _) => {
@@ -134,9 +165,13 @@ pub async fn trends(State(state): State<AppState>, Query(q): Query<TrendsQuery>)
         }
     };
     if from > to || (to - from).num_days() >= 3650 {
-        return Err(ApiError::bad_request("the range must be 1 to 3650 days with `from` before `to`"));
+        return Err(ApiError::bad_request(
+            "the range must be 1 to 3650 days with `from` before `to`",
+        ));
     }
-    let t = state.read(move |c| Ok(reports::trends(c, from, to)?)).await?;
+    let t = state
+        .read(move |c| Ok(reports::trends(c, from, to)?))
+        .await?;
     Ok(Json(t).into_response())
 }
 
@@ -147,7 +182,10 @@ pub struct JiraQuery {
 }
 
 /// `GET /api/v1/reports/jira`.
-pub async fn jira_all(State(state): State<AppState>, Query(q): Query<JiraQuery>) -> Result<Response, ApiError> {
+pub async fn jira_all(
+    State(state): State<AppState>,
+    Query(q): Query<JiraQuery>,
+) -> Result<Response, ApiError> {
     let p = period(q.from.as_deref(), q.to.as_deref())?;
     let issues = state.read(move |c| Ok(reports::jira(c, p, None)?)).await?;
     Ok(Json(serde_json::json!({ "issues": issues })).into_response())
@@ -161,7 +199,9 @@ pub async fn jira_one(
 ) -> Result<Response, ApiError> {
     let p = period(q.from.as_deref(), q.to.as_deref())?;
     let k = key.clone();
-    let mut issues = state.read(move |c| Ok(reports::jira(c, p, Some(&k))?)).await?;
+    let mut issues = state
+        .read(move |c| Ok(reports::jira(c, p, Some(&k))?))
+        .await?;
     match issues.pop() {
         Some(issue) => Ok(Json(issue).into_response()),
         None => Err(ApiError::new(
@@ -176,10 +216,14 @@ pub async fn sessions(
     State(state): State<AppState>,
     Query(q): Query<session_list::SessionQuery>,
 ) -> Result<Response, ApiError> {
-    let page = state.read(move |c| session_list::list(c, &q).map_err(|e| match e {
-        session_list::ListError::BadRequest(m) => ApiError::bad_request(m),
-        session_list::ListError::Store(e) => e.into(),
-    })).await?;
+    let page = state
+        .read(move |c| {
+            session_list::list(c, &q).map_err(|e| match e {
+                session_list::ListError::BadRequest(m) => ApiError::bad_request(m),
+                session_list::ListError::Store(e) => e.into(),
+            })
+        })
+        .await?;
     Ok(Json(page).into_response())
 }
 
@@ -189,13 +233,19 @@ pub async fn dashboard(Path(vendor): Path<String>) -> Result<Response, ApiError>
     let Some((name, content)) = files.into_iter().next() else {
         return Err(ApiError::internal("the generator produced no file"));
     };
-    let mime = if name.ends_with(".ndjson") { "application/x-ndjson" } else { "application/json" };
+    let mime = if name.ends_with(".ndjson") {
+        "application/x-ndjson"
+    } else {
+        "application/json"
+    };
     Ok(download(mime, &name, content.into_bytes()))
 }
 
 /// Renders one vendor's dashboard with default options.
 fn render_dashboard(vendor: &str) -> Result<Vec<(String, String)>, ApiError> {
-    let vendor: crate::dashboards::Vendor = vendor.parse().map_err(|e: crate::dashboards::DashboardError| ApiError::bad_request(e.to_string()))?;
+    let vendor: crate::dashboards::Vendor = vendor
+        .parse()
+        .map_err(|e: crate::dashboards::DashboardError| ApiError::bad_request(e.to_string()))?;
     crate::dashboards::render(vendor, &crate::dashboards::DashboardOptions::default())
         .map_err(|e| ApiError::internal(e.to_string()))
 }

@@ -21,11 +21,39 @@ use crate::store::query::{self, QueryResult};
 /// Functions a read-only query may not call: they read files or URLs, run SQL given as text,
 /// or expose the environment and configuration.
 const FORBIDDEN_FUNCTIONS: &[&str] = &[
-    "read_csv", "read_csv_auto", "read_json", "read_json_auto", "read_json_objects", "read_json_objects_auto",
-    "read_ndjson", "read_ndjson_auto", "read_ndjson_objects", "read_parquet", "parquet_scan", "parquet_metadata",
-    "parquet_schema", "parquet_file_metadata", "parquet_kv_metadata", "read_text", "read_blob", "glob", "sniff_csv",
-    "query", "query_table", "getenv", "current_setting", "duckdb_settings", "duckdb_secrets", "which_secret",
-    "duckdb_extensions", "read_xlsx", "iceberg_scan", "delta_scan", "sqlite_scan", "postgres_scan", "mysql_scan",
+    "read_csv",
+    "read_csv_auto",
+    "read_json",
+    "read_json_auto",
+    "read_json_objects",
+    "read_json_objects_auto",
+    "read_ndjson",
+    "read_ndjson_auto",
+    "read_ndjson_objects",
+    "read_parquet",
+    "parquet_scan",
+    "parquet_metadata",
+    "parquet_schema",
+    "parquet_file_metadata",
+    "parquet_kv_metadata",
+    "read_text",
+    "read_blob",
+    "glob",
+    "sniff_csv",
+    "query",
+    "query_table",
+    "getenv",
+    "current_setting",
+    "duckdb_settings",
+    "duckdb_secrets",
+    "which_secret",
+    "duckdb_extensions",
+    "read_xlsx",
+    "iceberg_scan",
+    "delta_scan",
+    "sqlite_scan",
+    "postgres_scan",
+    "mysql_scan",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -38,14 +66,24 @@ pub fn check_read_only(conn: &Connection, sql: &str) -> Result<(), String> {
     let tree: String = conn
         .query_row("SELECT json_serialize_sql(?::VARCHAR)", [sql], |r| r.get(0))
         .map_err(|e| format!("cannot parse the query: {e}"))?;
-    let tree: Value = serde_json::from_str(&tree).map_err(|e| format!("cannot read the parse tree: {e}"))?;
+    let tree: Value =
+        serde_json::from_str(&tree).map_err(|e| format!("cannot read the parse tree: {e}"))?;
     if tree.get("error").and_then(Value::as_bool) == Some(true) {
-        let msg = tree.get("error_message").and_then(Value::as_str).unwrap_or("not a query");
+        let msg = tree
+            .get("error_message")
+            .and_then(Value::as_str)
+            .unwrap_or("not a query");
         return Err(format!("only a single read-only SELECT is allowed: {msg}"));
     }
-    let statements = tree.get("statements").and_then(Value::as_array).map(Vec::len).unwrap_or(0);
+    let statements = tree
+        .get("statements")
+        .and_then(Value::as_array)
+        .map(Vec::len)
+        .unwrap_or(0);
     if statements != 1 {
-        return Err(format!("exactly one SELECT statement is allowed, got {statements}"));
+        return Err(format!(
+            "exactly one SELECT statement is allowed, got {statements}"
+        ));
     }
     let known = known_relations(conn).map_err(|e| e.to_string())?;
     let mut ctes = Vec::new();
@@ -57,7 +95,9 @@ fn known_relations(conn: &Connection) -> Result<Vec<String>, duckdb::Error> {
     let mut stmt = conn.prepare(
         "SELECT lower(table_name) FROM information_schema.tables WHERE table_schema = 'main'",
     )?;
-    let names = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(names)
 }
 
@@ -90,7 +130,11 @@ fn walk(v: &Value, known: &[String], ctes: &[String]) -> Result<(), String> {
                 }
             }
             if m.get("type").and_then(Value::as_str) == Some("BASE_TABLE") {
-                let name = m.get("table_name").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
+                let name = m
+                    .get("table_name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
                 let schema = m.get("schema_name").and_then(Value::as_str).unwrap_or("");
                 let catalog = m.get("catalog_name").and_then(Value::as_str).unwrap_or("");
                 let system = matches!(schema, "information_schema" | "pg_catalog");
@@ -107,7 +151,12 @@ fn walk(v: &Value, known: &[String], ctes: &[String]) -> Result<(), String> {
 }
 
 /// Runs a checked query with a row cap, interrupting it after `timeout`.
-pub fn run_read_only(conn: &Connection, sql: &str, max_rows: usize, timeout: Duration) -> Result<QueryResult, ApiError> {
+pub fn run_read_only(
+    conn: &Connection,
+    sql: &str,
+    max_rows: usize,
+    timeout: Duration,
+) -> Result<QueryResult, ApiError> {
     check_read_only(conn, sql).map_err(ApiError::bad_request)?;
     let handle = conn.interrupt_handle();
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
@@ -125,16 +174,24 @@ pub fn run_read_only(conn: &Connection, sql: &str, max_rows: usize, timeout: Dur
         Ok(r) => Ok(r),
         Err(_) if timed_out => Err(ApiError::new(
             axum::http::StatusCode::REQUEST_TIMEOUT,
-            format!("the query ran longer than {} ms and was stopped", timeout.as_millis()),
+            format!(
+                "the query ran longer than {} ms and was stopped",
+                timeout.as_millis()
+            ),
         )),
         Err(e) => Err(ApiError::bad_request(e.to_string())),
     }
 }
 
 /// `POST /api/v1/sql` with `{"query": "..."}`.
-pub async fn run(State(state): State<AppState>, Json(req): Json<SqlRequest>) -> Result<Json<QueryResult>, ApiError> {
+pub async fn run(
+    State(state): State<AppState>,
+    Json(req): Json<SqlRequest>,
+) -> Result<Json<QueryResult>, ApiError> {
     let max_rows = state.config.sql.max_rows;
     let timeout = Duration::from_millis(state.config.sql.timeout_ms);
-    let result = state.read(move |c| run_read_only(c, &req.query, max_rows, timeout)).await?;
+    let result = state
+        .read(move |c| run_read_only(c, &req.query, max_rows, timeout))
+        .await?;
     Ok(Json(result))
 }

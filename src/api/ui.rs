@@ -46,7 +46,11 @@ pub async fn login(State(state): State<AppState>, axum::Json(body): axum::Json<L
     if !super::auth::constant_time_eq(body.license_key.as_bytes(), expected.as_bytes()) {
         return super::ApiError::new(StatusCode::FORBIDDEN, "wrong license key").into_response();
     }
-    let cookie = format!("{}={}; HttpOnly; SameSite=Strict; Path=/", super::auth::COOKIE, body.license_key);
+    let cookie = format!(
+        "{}={}; HttpOnly; SameSite=Strict; Path=/",
+        super::auth::COOKIE,
+        body.license_key
+    );
     (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response()
 }
 

@@ -74,7 +74,9 @@ impl fmt::Display for RetentionReport {
             "deleted"
         };
         let when = |c: Option<NaiveDateTime>| {
-            c.map_or("kept forever".to_string(), |c| format!("before {} UTC", c.format("%Y-%m-%d %H:%M:%S")))
+            c.map_or("kept forever".to_string(), |c| {
+                format!("before {} UTC", c.format("%Y-%m-%d %H:%M:%S"))
+            })
         };
         writeln!(
             f,

@@ -50,7 +50,9 @@ impl RawFields {
         event.message = message;
         event.level = self.level;
         if let Some(t) = self.module_target {
-            event.attributes.insert("tracing_target".into(), Value::String(t));
+            event
+                .attributes
+                .insert("tracing_target".into(), Value::String(t));
         }
         for (key, value) in self.fields {
             if key == "message" {
@@ -102,7 +104,10 @@ fn scalar_string(key: &str, value: Value) -> Result<Option<String>, String> {
         Value::String(s) => Ok(Some(s)),
         Value::Number(n) => Ok(Some(n.to_string())),
         Value::Bool(b) => Ok(Some(b.to_string())),
-        other => Err(format!("field `{key}`: expected a string, got {}", excerpt_value(&other))),
+        other => Err(format!(
+            "field `{key}`: expected a string, got {}",
+            excerpt_value(&other)
+        )),
     }
 }
 

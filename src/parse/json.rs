@@ -71,7 +71,15 @@ pub enum JsonShape {
 
 /// Keys a log shipper adds around a record; never event fields.
 const TRANSPORT_KEYS: [&str; 9] = [
-    "kubernetes", "stream", "logtag", "time", "date", "tag", "_p", "@timestamp", "docker",
+    "kubernetes",
+    "stream",
+    "logtag",
+    "time",
+    "date",
+    "tag",
+    "_p",
+    "@timestamp",
+    "docker",
 ];
 
 impl OrderedObject {
@@ -100,7 +108,9 @@ impl OrderedObject {
 
     /// True when a shipper's keys are present (the record came through fluentd/fluent-bit).
     pub fn has_transport_keys(&self) -> bool {
-        self.0.iter().any(|(k, _)| TRANSPORT_KEYS.contains(&k.as_str()))
+        self.0
+            .iter()
+            .any(|(k, _)| TRANSPORT_KEYS.contains(&k.as_str()))
     }
 
     /// Collects a tracing JSON object (nested or flat) into [`RawFields`]. Shipper keys become
@@ -123,7 +133,8 @@ impl OrderedObject {
                 k if TRANSPORT_KEYS.contains(&k) => {
                     if k == "time" || k == "@timestamp" {
                         // Shipper's read time; the event's own timestamp wins, this is a fallback.
-                        raw.extra.push((format!("log_{}", k.trim_start_matches('@')), value));
+                        raw.extra
+                            .push((format!("log_{}", k.trim_start_matches('@')), value));
                     } else {
                         raw.extra.push((key, value));
                     }

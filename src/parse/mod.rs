@@ -78,12 +78,17 @@ impl LineParser {
     pub fn feed(&mut self, line: &[u8], sink: &mut dyn Sink) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.len() > MAX_LINE_BYTES {
-            let reason = format!("line of {} bytes exceeds the {MAX_LINE_BYTES}-byte limit", line.len());
+            let reason = format!(
+                "line of {} bytes exceeds the {MAX_LINE_BYTES}-byte limit",
+                line.len()
+            );
             return sink.reject(reason, line);
         }
         let text = match std::str::from_utf8(line) {
             Ok(t) => t,
-            Err(e) => return sink.reject(format!("invalid UTF-8 at byte {}", e.valid_up_to()), line),
+            Err(e) => {
+                return sink.reject(format!("invalid UTF-8 at byte {}", e.valid_up_to()), line);
+            }
         };
         if text.trim().is_empty() {
             return sink.skip();
@@ -102,7 +107,10 @@ impl LineParser {
                 } else if text::looks_like_text(text) {
                     self.feed_text(text, "text", Vec::new(), sink)
                 } else {
-                    sink.reject("unrecognized line: not JSON, CRI or tracing text".into(), line)
+                    sink.reject(
+                        "unrecognized line: not JSON, CRI or tracing text".into(),
+                        line,
+                    )
                 }
             }
             _ => self.feed_json(text, None, sink),
@@ -136,7 +144,13 @@ impl LineParser {
     }
 
     /// Content found inside a wrapper (CRI, docker, fluentd `log`): tracing JSON or text.
-    fn feed_inner(&mut self, content: &str, format: FormatName, extra: Vec<(String, Value)>, sink: &mut dyn Sink) {
+    fn feed_inner(
+        &mut self,
+        content: &str,
+        format: FormatName,
+        extra: Vec<(String, Value)>,
+        sink: &mut dyn Sink,
+    ) {
         let content = content.trim_end_matches(['\n', '\r']);
         if content.trim_start().starts_with('{') {
             self.feed_tracing_json(content, format, extra, sink)
@@ -150,13 +164,22 @@ impl LineParser {
         }
     }
 
-    fn feed_text(&mut self, text: &str, format: FormatName, extra: Vec<(String, Value)>, sink: &mut dyn Sink) {
+    fn feed_text(
+        &mut self,
+        text: &str,
+        format: FormatName,
+        extra: Vec<(String, Value)>,
+        sink: &mut dyn Sink,
+    ) {
         match text::parse_text(text) {
             Some(mut raw) => {
                 raw.extra.extend(extra);
                 emit(raw, format, text.as_bytes(), sink)
             }
-            None => sink.reject("not a tracing text line (TIME LEVEL target: message k=v)".into(), text.as_bytes()),
+            None => sink.reject(
+                "not a tracing text line (TIME LEVEL target: message k=v)".into(),
+                text.as_bytes(),
+            ),
         }
     }
 
@@ -182,10 +205,21 @@ impl LineParser {
     }
 
     /// The operator's tracing JSON found inside a wrapper; the wrapper's keys become attributes.
-    fn feed_tracing_json(&mut self, content: &str, format: FormatName, extra: Vec<(String, Value)>, sink: &mut dyn Sink) {
+    fn feed_tracing_json(
+        &mut self,
+        content: &str,
+        format: FormatName,
+        extra: Vec<(String, Value)>,
+        sink: &mut dyn Sink,
+    ) {
         let obj: OrderedObject = match serde_json::from_str(content) {
             Ok(o) => o,
-            Err(e) => return sink.reject(format!("invalid JSON inside {format} record: {e}"), content.as_bytes()),
+            Err(e) => {
+                return sink.reject(
+                    format!("invalid JSON inside {format} record: {e}"),
+                    content.as_bytes(),
+                );
+            }
         };
         let nested = obj.shape() == JsonShape::Nested;
         let mut raw = obj.into_tracing_fields(nested);
@@ -194,8 +228,14 @@ impl LineParser {
     }
 
     fn feed_docker(&mut self, mut obj: OrderedObject, sink: &mut dyn Sink) {
-        let stream = obj.get("stream").and_then(Value::as_str).unwrap_or("stdout").to_string();
-        let Some(Value::String(log)) = obj.take("log") else { return sink.skip() };
+        let stream = obj
+            .get("stream")
+            .and_then(Value::as_str)
+            .unwrap_or("stdout")
+            .to_string();
+        let Some(Value::String(log)) = obj.take("log") else {
+            return sink.skip();
+        };
         let key = format!("docker:{stream}");
         if !log.ends_with('\n') {
             return self.push_partial(key, &log, sink);
@@ -212,11 +252,19 @@ impl LineParser {
     }
 
     fn feed_fluentd_log(&mut self, mut obj: OrderedObject, sink: &mut dyn Sink) {
-        let Some(Value::String(log)) = obj.take("log") else { return sink.skip() };
+        let Some(Value::String(log)) = obj.take("log") else {
+            return sink.skip();
+        };
         let extra: Vec<(String, Value)> = obj
             .0
             .into_iter()
-            .map(|(k, v)| if k == "time" { ("log_time".to_string(), v) } else { (k, v) })
+            .map(|(k, v)| {
+                if k == "time" {
+                    ("log_time".to_string(), v)
+                } else {
+                    (k, v)
+                }
+            })
             .collect();
         if let Some(cri) = split_cri(&log) {
             // fluent-bit without a CRI parser forwards the raw container-log line.
@@ -249,7 +297,10 @@ impl LineParser {
     /// Reports partial lines still waiting for their final piece at the end of the input.
     pub fn finish(&mut self, sink: &mut dyn Sink) {
         for (key, head) in self.partials.drain() {
-            sink.reject(format!("input ended inside a partial {key} line"), head.as_bytes());
+            sink.reject(
+                format!("input ended inside a partial {key} line"),
+                head.as_bytes(),
+            );
         }
     }
 }
@@ -285,7 +336,11 @@ fn split_cri(line: &str) -> Option<CriLine<'_>> {
         Some("F") => false,
         _ => return None,
     };
-    Some(CriLine { stream, partial, content })
+    Some(CriLine {
+        stream,
+        partial,
+        content,
+    })
 }
 
 #[cfg(test)]
@@ -347,11 +402,20 @@ mod tests {
         assert_eq!(c.events.len(), 2);
         let (flat_event, format) = &c.events[0];
         assert_eq!(*format, "tracing-flat");
-        assert_eq!(flat_event.target.as_deref(), Some("deployment/order-service/container/main"));
-        assert_eq!(flat_event.id, c.events[1].0.id, "same event in two layouts has one id");
+        assert_eq!(
+            flat_event.target.as_deref(),
+            Some("deployment/order-service/container/main")
+        );
+        assert_eq!(
+            flat_event.id, c.events[1].0.id,
+            "same event in two layouts has one id"
+        );
         let module_only = r#"{"timestamp":"2026-02-01T03:55:25Z","level":"INFO","message":"Session Start","session_id":"1","target":"operator::session"}"#;
         let c = parse_lines(&[module_only]);
-        assert_eq!(c.events[0].0.target, None, "a module path is never a mirrord target");
+        assert_eq!(
+            c.events[0].0.target, None,
+            "a module path is never a mirrord target"
+        );
     }
 
     #[test]
@@ -376,8 +440,14 @@ mod tests {
         let (a, b) = NESTED.split_at(50);
         let enc = |s: &str| serde_json::to_string(s).unwrap();
         let lines = [
-            format!(r#"{{"log":{},"stream":"stdout","time":"2026-02-01T03:55:25.1Z"}}"#, enc(a)),
-            format!(r#"{{"log":{},"stream":"stdout","time":"2026-02-01T03:55:25.1Z"}}"#, enc(&format!("{b}\n"))),
+            format!(
+                r#"{{"log":{},"stream":"stdout","time":"2026-02-01T03:55:25.1Z"}}"#,
+                enc(a)
+            ),
+            format!(
+                r#"{{"log":{},"stream":"stdout","time":"2026-02-01T03:55:25.1Z"}}"#,
+                enc(&format!("{b}\n"))
+            ),
         ];
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
         let c = parse_lines(&refs);
@@ -411,7 +481,10 @@ mod tests {
         assert_eq!(a.id, b.id);
         assert_eq!(a.port, Some(8080));
         assert_eq!(a.operator_version.as_deref(), Some("3.120.0"));
-        assert_eq!(a.trace_id.as_deref(), Some("5b8efff798038103d269b633813fc60c"));
+        assert_eq!(
+            a.trace_id.as_deref(),
+            Some("5b8efff798038103d269b633813fc60c")
+        );
         assert_eq!(a.timestamp.timestamp_micros(), 1769918125050620);
     }
 

@@ -53,13 +53,16 @@ fn record_fields(rec: Record, scope: Option<&str>, resource: &[(String, Value)])
     match rec.body {
         Value::Null => {}
         Value::Object(map) => raw.fields.extend(map),
-        Value::String(s) if !has_message_attr => raw.fields.push(("message".into(), Value::String(s))),
+        Value::String(s) if !has_message_attr => {
+            raw.fields.push(("message".into(), Value::String(s)))
+        }
         other => raw.extra.push(("body".into(), other)),
     }
     raw.fields.extend(rec.attributes);
     for (k, v) in [("trace_id", rec.trace_id), ("span_id", rec.span_id)] {
         if let Some(id) = v.filter(|s| !s.is_empty() && s.bytes().any(|b| b != b'0')) {
-            raw.extra.push((k.into(), Value::String(id.to_ascii_lowercase())));
+            raw.extra
+                .push((k.into(), Value::String(id.to_ascii_lowercase())));
         }
     }
     for (k, v) in resource {
@@ -113,7 +116,10 @@ fn json_any_value(v: &Value) -> Value {
     }
     if let Some(i) = field(obj, "intValue", "int_value") {
         return match i {
-            Value::String(s) => s.parse::<i64>().map(Value::from).unwrap_or(Value::String(s.clone())),
+            Value::String(s) => s
+                .parse::<i64>()
+                .map(Value::from)
+                .unwrap_or(Value::String(s.clone())),
             other => other.clone(),
         };
     }
@@ -134,7 +140,11 @@ fn json_any_value(v: &Value) -> Value {
     }
     if let Some(Value::Object(kv)) = field(obj, "kvlistValue", "kvlist_value") {
         let values = kv.get("values").and_then(Value::as_array);
-        return Value::Object(json_key_values(values.map(Vec::as_slice).unwrap_or(&[])).into_iter().collect());
+        return Value::Object(
+            json_key_values(values.map(Vec::as_slice).unwrap_or(&[]))
+                .into_iter()
+                .collect(),
+        );
     }
     if let Some(b) = field(obj, "bytesValue", "bytes_value") {
         return b.clone();
@@ -148,7 +158,10 @@ fn json_key_values(values: &[Value]) -> Vec<(String, Value)> {
         .filter_map(|kv| {
             let obj = kv.as_object()?;
             let key = obj.get("key")?.as_str()?.to_string();
-            Some((key, obj.get("value").map(json_any_value).unwrap_or(Value::Null)))
+            Some((
+                key,
+                obj.get("value").map(json_any_value).unwrap_or(Value::Null),
+            ))
         })
         .collect()
 }
@@ -161,9 +174,15 @@ fn json_record(v: &Value) -> Result<Record, String> {
     let obj = as_object(v, "a log record")?;
     Ok(Record {
         time_unix_nano: json_u64(field(obj, "timeUnixNano", "time_unix_nano"))?,
-        observed_time_unix_nano: json_u64(field(obj, "observedTimeUnixNano", "observed_time_unix_nano"))?,
+        observed_time_unix_nano: json_u64(field(
+            obj,
+            "observedTimeUnixNano",
+            "observed_time_unix_nano",
+        ))?,
         severity_text: json_string(field(obj, "severityText", "severity_text")),
-        body: field(obj, "body", "body").map(json_any_value).unwrap_or(Value::Null),
+        body: field(obj, "body", "body")
+            .map(json_any_value)
+            .unwrap_or(Value::Null),
         attributes: json_key_values(list(obj, "attributes", "attributes")?),
         trace_id: json_string(field(obj, "traceId", "trace_id")),
         span_id: json_string(field(obj, "spanId", "span_id")),
@@ -183,7 +202,11 @@ pub fn json_request(request: &Value) -> Result<Vec<RawFields>, String> {
         };
         let mut scopes = list(rl, "scopeLogs", "scope_logs")?;
         if scopes.is_empty() {
-            scopes = list(rl, "instrumentationLibraryLogs", "instrumentation_library_logs")?;
+            scopes = list(
+                rl,
+                "instrumentationLibraryLogs",
+                "instrumentation_library_logs",
+            )?;
         }
         for sl in scopes {
             let sl = as_object(sl, "scopeLogs[]")?;
@@ -211,9 +234,15 @@ fn proto_any_value(v: Option<&AnyValue>) -> Value {
         Some(V::DoubleValue(d)) => serde_json::Number::from_f64(*d)
             .map(Value::Number)
             .unwrap_or_else(|| Value::String(d.to_string())),
-        Some(V::ArrayValue(a)) => Value::Array(a.values.iter().map(|v| proto_any_value(Some(v))).collect()),
-        Some(V::KvlistValue(kv)) => Value::Object(proto_key_values(&kv.values).into_iter().collect()),
-        Some(V::BytesValue(b)) => Value::String(base64::engine::general_purpose::STANDARD.encode(b)),
+        Some(V::ArrayValue(a)) => {
+            Value::Array(a.values.iter().map(|v| proto_any_value(Some(v))).collect())
+        }
+        Some(V::KvlistValue(kv)) => {
+            Value::Object(proto_key_values(&kv.values).into_iter().collect())
+        }
+        Some(V::BytesValue(b)) => {
+            Value::String(base64::engine::general_purpose::STANDARD.encode(b))
+        }
         #[allow(unreachable_patterns)]
         Some(_) => Value::Null,
     }

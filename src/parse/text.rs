@@ -34,9 +34,14 @@ pub fn parse_text(line: &str) -> Option<RawFields> {
         ..Default::default()
     };
     let rest = caps.get(4)?.as_str();
-    let first = FIELD_START.find(rest).map(|m| m.start()).unwrap_or(rest.len());
-    raw.fields
-        .push(("message".into(), Value::String(rest[..first].trim().to_string())));
+    let first = FIELD_START
+        .find(rest)
+        .map(|m| m.start())
+        .unwrap_or(rest.len());
+    raw.fields.push((
+        "message".into(),
+        Value::String(rest[..first].trim().to_string()),
+    ));
     parse_pairs(&rest[first..], &mut raw.fields);
     Some(raw)
 }
@@ -111,7 +116,12 @@ mod tests {
         let raw = parse_text(r#"2026-02-01T03:55:25.050620Z  INFO operator::session: Session Start session_id="487F" client_name="Aris \"A\" Doe" port=80 scale_down=true session_duration=12.5"#).unwrap();
         assert_eq!(raw.level.as_deref(), Some("INFO"));
         assert_eq!(raw.module_target.as_deref(), Some("operator::session"));
-        let get = |k: &str| raw.fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let get = |k: &str| {
+            raw.fields
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        };
         assert_eq!(get("message"), Some(Value::from("Session Start")));
         assert_eq!(get("client_name"), Some(Value::from("Aris \"A\" Doe")));
         assert_eq!(get("port"), Some(Value::from(80)));

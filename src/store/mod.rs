@@ -22,7 +22,11 @@ use crate::batch::{IncomingEvent, to_record_batch};
 /// Numbered migrations, applied in order at open. Never edit one that has shipped; add another.
 const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "core", include_str!("../../schemas/duckdb/001_core.sql")),
-    (2, "sessions", include_str!("../../schemas/duckdb/002_sessions.sql")),
+    (
+        2,
+        "sessions",
+        include_str!("../../schemas/duckdb/002_sessions.sql"),
+    ),
     (3, "jira", include_str!("../../schemas/duckdb/003_jira.sql")),
 ];
 
@@ -36,11 +40,18 @@ pub const EXCERPT_BYTES: usize = 2048;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot create the directory for the database {path}: {source}")]
-    CreateDir { path: PathBuf, source: std::io::Error },
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot open the database {path}: {source}")]
     Open { path: String, source: duckdb::Error },
     #[error("migration {version} ({name}) failed: {source}")]
-    Migrate { version: i32, name: &'static str, source: duckdb::Error },
+    Migrate {
+        version: i32,
+        name: &'static str,
+        source: duckdb::Error,
+    },
     #[error("database error: {0}")]
     Db(#[from] duckdb::Error),
     #[error("cannot build an Arrow batch: {0}")]
@@ -104,7 +115,10 @@ impl Store {
         let conn = if path == ":memory:" {
             Connection::open_in_memory()
         } else {
-            if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Some(dir) = Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
                 std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
                     path: dir.to_path_buf(),
                     source,
@@ -146,10 +160,17 @@ impl Store {
             let run = || -> Result<(), duckdb::Error> {
                 let tx = self.conn.unchecked_transaction()?;
                 tx.execute_batch(sql)?;
-                tx.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", params![version, name])?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                    params![version, name],
+                )?;
                 tx.commit()
             };
-            run().map_err(|source| StoreError::Migrate { version, name, source })?;
+            run().map_err(|source| StoreError::Migrate {
+                version,
+                name,
+                source,
+            })?;
         }
         self.conn.execute_batch(crate::jira::RESOLVE_KEY_SQL)?;
         self.refresh_views()?;
@@ -238,7 +259,9 @@ fn render_views(sql: &str, settings: &std::collections::HashMap<String, Option<S
     let mut out = String::with_capacity(sql.len());
     let mut rest = sql;
     while let Some(start) = rest.find("{{") {
-        let Some(len) = rest[start..].find("}}") else { break };
+        let Some(len) = rest[start..].find("}}") else {
+            break;
+        };
         let key = &rest[start + 2..start + len];
         out.push_str(&rest[..start]);
         match settings.get(key).cloned().flatten() {
@@ -265,7 +288,11 @@ fn time_bounds(events: &[IncomingEvent]) -> (DateTime<Utc>, DateTime<Utc>) {
 /// `arrow` table function scans it in place, so rows are copied once), then folds exactly those
 /// rows — found by this commit's unique `ingested_at` — into the session state.
 /// Returns how many were new.
-fn insert_new_events(conn: &Connection, events: &[IncomingEvent], stamp: DateTime<Utc>) -> Result<u64, StoreError> {
+fn insert_new_events(
+    conn: &Connection,
+    events: &[IncomingEvent],
+    stamp: DateTime<Utc>,
+) -> Result<u64, StoreError> {
     let batch = ArrowBatchRegistration::new(to_record_batch(events, stamp)?);
     let (lo, hi) = time_bounds(events);
     let inserted = conn.execute(
@@ -273,20 +300,33 @@ fn insert_new_events(conn: &Connection, events: &[IncomingEvent], stamp: DateTim
         params![&batch, lo.naive_utc(), hi.naive_utc()],
     )?;
     if inserted > 0 {
-        conn.execute(crate::analytics::sessions::FOLD_SQL, params![stamp.naive_utc()])?;
+        conn.execute(
+            crate::analytics::sessions::FOLD_SQL,
+            params![stamp.naive_utc()],
+        )?;
         // Pushes for sessions this commit closed, queued in the same transaction.
         crate::jira::outbox::enqueue_closed(conn, stamp)?;
     }
     Ok(inserted as u64)
 }
 
-fn insert_rejects(conn: &Connection, rejects: &[RejectRecord], now: DateTime<Utc>) -> Result<(), StoreError> {
+fn insert_rejects(
+    conn: &Connection,
+    rejects: &[RejectRecord],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     if rejects.is_empty() {
         return Ok(());
     }
     let mut appender = conn.appender("rejects")?;
     for r in rejects {
-        appender.append_row(params![now.naive_utc(), r.source, r.location, r.reason, r.excerpt])?;
+        appender.append_row(params![
+            now.naive_utc(),
+            r.source,
+            r.location,
+            r.reason,
+            r.excerpt
+        ])?;
     }
     appender.flush()?;
     Ok(())
@@ -314,7 +354,11 @@ mod tests {
         if kind == EventKind::PortSteal {
             e.port = Some(8080);
         }
-        IncomingEvent { event: e.finish(), format: "tracing-json", source: Arc::from("test") }
+        IncomingEvent {
+            event: e.finish(),
+            format: "tracing-json",
+            source: Arc::from("test"),
+        }
     }
 
     fn session_row(store: &Store, id: &str) -> (Option<String>, String, Option<f64>, i64, String) {
@@ -337,32 +381,64 @@ mod tests {
         let (started, status, duration, count, _) = session_row(&store, "s1");
         assert_eq!(status, "closed", "an end without a start still counts");
         assert_eq!(duration, Some(60.0));
-        assert_eq!(started.as_deref(), Some("2025-12-29 09:20:10"), "start = end - duration");
+        assert_eq!(
+            started.as_deref(),
+            Some("2025-12-29 09:20:10"),
+            "start = end - duration"
+        );
         assert_eq!(count, 1);
 
-        let rest = [event(EventKind::SessionStart, 10, "s1"), event(EventKind::PortSteal, 20, "s1")];
+        let rest = [
+            event(EventKind::SessionStart, 10, "s1"),
+            event(EventKind::PortSteal, 20, "s1"),
+        ];
         let second = store.append(&rest, &[], &[]).unwrap();
         assert_eq!(second.stored, 2);
         let (started, status, _, count, ports) = session_row(&store, "s1");
         assert_eq!(started.as_deref(), Some("2025-12-29 09:20:10"));
-        assert_eq!((status.as_str(), count, ports.as_str()), ("closed", 3, "8080"));
+        assert_eq!(
+            (status.as_str(), count, ports.as_str()),
+            ("closed", 3, "8080")
+        );
 
         let mut all: Vec<IncomingEvent> = rest.to_vec();
         all.extend(end.iter().cloned());
         all.push(all[0].clone());
         let replay = store.append(&all, &[], &[]).unwrap();
         assert_eq!((replay.stored, replay.duplicates), (0, 4));
-        assert_eq!(session_row(&store, "s1").3, 3, "a replay must not inflate the session");
+        assert_eq!(
+            session_row(&store, "s1").3,
+            3,
+            "a replay must not inflate the session"
+        );
     }
 
     #[test]
     fn rejects_and_checkpoints_commit_with_the_batch() {
         let mut store = Store::open(":memory:").unwrap();
-        let reject = RejectRecord::new("tail:/x.log", Some("/x.log:3".into()), "bad".into(), &[b'x'; 5000]);
-        let cp = Checkpoint { source: "tail:/x.log".into(), position: 1234, identity: Some("1:2".into()) };
-        store.append(&[event(EventKind::SessionStart, 1, "s2")], &[reject], std::slice::from_ref(&cp)).unwrap();
+        let reject = RejectRecord::new(
+            "tail:/x.log",
+            Some("/x.log:3".into()),
+            "bad".into(),
+            &[b'x'; 5000],
+        );
+        let cp = Checkpoint {
+            source: "tail:/x.log".into(),
+            position: 1234,
+            identity: Some("1:2".into()),
+        };
+        store
+            .append(
+                &[event(EventKind::SessionStart, 1, "s2")],
+                &[reject],
+                std::slice::from_ref(&cp),
+            )
+            .unwrap();
         assert_eq!(store.checkpoint("tail:/x.log").unwrap(), Some(cp));
-        let len: i64 = store.connection().query_row("SELECT length(excerpt) FROM rejects", [], |r| r.get(0)).unwrap();
+        let len: i64 = store
+            .connection()
+            .query_row("SELECT length(excerpt) FROM rejects", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(len, EXCERPT_BYTES as i64);
     }
 }

@@ -3,7 +3,10 @@
 
 use duckdb::Connection;
 use duckdb::arrow::array::{Array, AsArray};
-use duckdb::arrow::datatypes::{DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type};
+use duckdb::arrow::datatypes::{
+    DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
+    UInt16Type, UInt32Type, UInt64Type,
+};
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::arrow::util::display::{ArrayFormatter, FormatOptions};
 use serde_json::Value;
@@ -35,10 +38,18 @@ pub fn run(conn: &Connection, sql: &str, max_rows: usize) -> Result<QueryResult,
             break;
         }
     }
-    Ok(QueryResult { columns, rows, truncated })
+    Ok(QueryResult {
+        columns,
+        rows,
+        truncated,
+    })
 }
 
-fn append_rows(batch: &RecordBatch, limit: usize, rows: &mut Vec<Vec<Value>>) -> Result<(), StoreError> {
+fn append_rows(
+    batch: &RecordBatch,
+    limit: usize,
+    rows: &mut Vec<Vec<Value>>,
+) -> Result<(), StoreError> {
     let n = batch.num_rows().min(limit);
     let start = rows.len();
     rows.extend((0..n).map(|_| Vec::with_capacity(batch.num_columns())));
@@ -85,7 +96,11 @@ fn cell(a: &dyn Array, i: usize) -> Result<Value, StoreError> {
 impl QueryResult {
     /// An aligned text table.
     pub fn to_table(&self) -> String {
-        let cells: Vec<Vec<String>> = self.rows.iter().map(|r| r.iter().map(plain).collect()).collect();
+        let cells: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|r| r.iter().map(plain).collect())
+            .collect();
         let mut widths: Vec<usize> = self.columns.iter().map(|c| c.chars().count()).collect();
         for row in &cells {
             for (w, c) in widths.iter_mut().zip(row) {
@@ -93,7 +108,11 @@ impl QueryResult {
             }
         }
         let line = |vals: &[String]| {
-            let padded: Vec<String> = vals.iter().zip(&widths).map(|(v, w)| format!("{v:<w$}")).collect();
+            let padded: Vec<String> = vals
+                .iter()
+                .zip(&widths)
+                .map(|(v, w)| format!("{v:<w$}"))
+                .collect();
             format!("│ {} │\n", padded.join(" │ "))
         };
         let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();
@@ -104,7 +123,12 @@ impl QueryResult {
             out += &line(row);
         }
         out += &format!("└─{}─┘\n", rule.join("─┴─"));
-        out += &format!("{} row{}{}\n", self.rows.len(), if self.rows.len() == 1 { "" } else { "s" }, if self.truncated { " (truncated)" } else { "" });
+        out += &format!(
+            "{} row{}{}\n",
+            self.rows.len(),
+            if self.rows.len() == 1 { "" } else { "s" },
+            if self.truncated { " (truncated)" } else { "" }
+        );
         out
     }
 
@@ -118,10 +142,19 @@ impl QueryResult {
                 s.to_string()
             }
         };
-        out += &self.columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(",");
+        out += &self
+            .columns
+            .iter()
+            .map(|c| quote(c))
+            .collect::<Vec<_>>()
+            .join(",");
         out.push('\n');
         for row in &self.rows {
-            out += &row.iter().map(|v| quote(&plain(v))).collect::<Vec<_>>().join(",");
+            out += &row
+                .iter()
+                .map(|v| quote(&plain(v)))
+                .collect::<Vec<_>>()
+                .join(",");
             out.push('\n');
         }
         out
@@ -132,7 +165,15 @@ impl QueryResult {
         Value::Array(
             self.rows
                 .iter()
-                .map(|r| Value::Object(self.columns.iter().cloned().zip(r.iter().cloned()).collect()))
+                .map(|r| {
+                    Value::Object(
+                        self.columns
+                            .iter()
+                            .cloned()
+                            .zip(r.iter().cloned())
+                            .collect(),
+                    )
+                })
                 .collect(),
         )
     }

@@ -17,7 +17,11 @@ pub fn bin() -> &'static str {
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running `serve`, killed on drop.
@@ -35,7 +39,15 @@ impl Server {
         let mut child = Command::new(bin())
             .arg("--db")
             .arg(db)
-            .args(["serve", "--bind", "127.0.0.1", "--port", &port.to_string(), "--license-key", KEY])
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--license-key",
+                KEY,
+            ])
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -43,7 +55,19 @@ impl Server {
             .spawn()
             .expect("start serve");
         let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        for pipe in [child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>), child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)].into_iter().flatten() {
+        for pipe in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
             let out = output.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(pipe).lines().map_while(Result::ok) {
@@ -51,7 +75,12 @@ impl Server {
                 }
             });
         }
-        let server = Server { child, port, db: db.to_path_buf(), output };
+        let server = Server {
+            child,
+            port,
+            db: db.to_path_buf(),
+            output,
+        };
         server.wait_healthy();
         server
     }
@@ -66,7 +95,10 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("serve did not become healthy; output:\n{}", self.output.lock().unwrap().join("\n"));
+        panic!(
+            "serve did not become healthy; output:\n{}",
+            self.output.lock().unwrap().join("\n")
+        );
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -74,12 +106,19 @@ impl Server {
     }
 
     pub fn client() -> reqwest::blocking::Client {
-        reqwest::blocking::Client::builder().timeout(Duration::from_secs(120)).build().unwrap()
+        reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .unwrap()
     }
 
     /// GET with the key; returns status and body.
     pub fn get(&self, path: &str) -> (u16, String) {
-        let r = Self::client().get(self.url(path)).header("x-license-key", KEY).send().unwrap();
+        let r = Self::client()
+            .get(self.url(path))
+            .header("x-license-key", KEY)
+            .send()
+            .unwrap();
         (r.status().as_u16(), r.text().unwrap())
     }
 
@@ -103,7 +142,10 @@ impl Server {
 
     /// Stops the server with SIGTERM and waits.
     pub fn stop(mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let _ = self.child.wait();
     }
 }
