@@ -87,6 +87,9 @@ pub struct DashboardConfig {
     pub enabled: bool,
     /// Link shown in the app bar.
     pub docs_url: String,
+    /// A second port that also serves the dashboard and the API it reads, as the vendor's
+    /// `dashboard.port` does; unset means the server port only.
+    pub port: Option<u16>,
 }
 
 impl Default for DashboardConfig {
@@ -94,6 +97,7 @@ impl Default for DashboardConfig {
         DashboardConfig {
             enabled: true,
             docs_url: "https://github.com/metalbear-co/mirrord-usage#readme".into(),
+            port: None,
         }
     }
 }

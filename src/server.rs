@@ -204,6 +204,21 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
     };
     print_port_map(&local, &config, &receivers);
     let app = api::router(state);
+    let dashboard_port = dashboard_listener(&config, local.port()).await?;
+    if let Some(listener) = dashboard_port {
+        let (app, mut rx) = (app.clone(), shutdown_rx.clone());
+        if let Ok(addr) = listener.local_addr() {
+            println!("  dashboard {addr}  the dashboard and its API again ([dashboard] port)");
+        }
+        tokio::spawn(async move {
+            let stop = async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            };
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await;
+        });
+    }
     let mut rx = shutdown_rx.clone();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -227,6 +242,25 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
     let _ = tokio::task::spawn_blocking(move || writer.join()).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The listener for `[dashboard] port`, when it is set and differs from the server port.
+async fn dashboard_listener(
+    config: &Config,
+    server_port: u16,
+) -> Result<Option<tokio::net::TcpListener>, ServeError> {
+    let Some(port) = config
+        .dashboard
+        .port
+        .filter(|p| *p != server_port && config.dashboard.enabled)
+    else {
+        return Ok(None);
+    };
+    let addr = format!("{}:{port}", config.server.bind);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    Ok(Some(listener))
 }
 
 fn print_port_map(local: &SocketAddr, config: &Config, receivers: &[sources::Running]) {

@@ -386,3 +386,30 @@ fn dashboard_login_sets_an_http_only_cookie_that_authorizes_the_api() {
         .unwrap();
     assert_eq!(forged.status().as_u16(), 403);
 }
+
+#[test]
+fn dashboard_port_serves_the_dashboard_and_its_api_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, format!("[dashboard]\nport = {port}\n")).unwrap();
+    let server = Server::start(
+        &dir.path().join("db.duckdb"),
+        &["--no-receivers", "--config", &config.display().to_string()],
+    );
+    let second = format!("http://127.0.0.1:{port}");
+    let client = Server::client();
+    let page = client.get(format!("{second}/")).send().unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(
+        page.text().unwrap().contains("<html"),
+        "the dashboard's page"
+    );
+    let api = client
+        .get(format!("{second}/api/v1/reports/usage"))
+        .header("x-license-key", KEY)
+        .send()
+        .unwrap();
+    assert_eq!(api.status().as_u16(), 200, "the API the dashboard reads");
+    drop(server);
+}
