@@ -19,6 +19,7 @@
 //! - [`generate`]: deterministic synthetic operator logs for demos, tests and benchmarks.
 //! - [`dashboards`]: one panel model rendered to Grafana, Datadog and Kibana files.
 //! - [`bench`]: the ingest benchmark against DuckDB's own JSON reader.
+//! - [`bench_load`]: the receivers' load benchmark over loopback (`bench load`).
 //! - [`ops`]: retention, day-partitioned export and consistent backups.
 //! - [`telemetry`]: the service's own logs, and traces and metrics over OTLP.
 
@@ -26,6 +27,7 @@ pub mod analytics;
 pub mod api;
 pub mod batch;
 pub mod bench;
+pub mod bench_load;
 pub mod config;
 pub mod dashboards;
 pub mod event;

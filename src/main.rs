@@ -162,6 +162,27 @@ enum BenchCommand {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// Start `serve` with its receivers on loopback and load OTLP/HTTP (protobuf), OTLP/gRPC
+    /// and Forward in turn with concurrent senders; print accepted records/s, p50/p99 request
+    /// latency, push-backs and the server's peak RSS, then the stored count (a fresh server and
+    /// database per transport).
+    Load {
+        /// Records sent per transport.
+        #[arg(long, default_value_t = 1_000_000)]
+        records: usize,
+        /// Concurrent senders per transport.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Records per request.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// Stop each transport after this many seconds, even if records remain.
+        #[arg(long)]
+        seconds: Option<f64>,
+        /// Working directory (default: a temporary directory, removed afterwards).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -281,6 +302,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let dir = dir.unwrap_or_else(|| tmp.path().to_path_buf());
             std::fs::create_dir_all(&dir)?;
             mirrord_usage::bench::run_reports(&dir, events, runs.max(1), &mut std::io::stdout())?;
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Load {
+            records,
+            concurrency,
+            batch,
+            seconds,
+            dir,
+        }) => {
+            let tmp = tempfile::tempdir()?;
+            let dir = dir.unwrap_or_else(|| tmp.path().to_path_buf());
+            std::fs::create_dir_all(&dir)?;
+            let opts = mirrord_usage::bench_load::LoadOptions {
+                records,
+                concurrency: concurrency.max(1),
+                batch: batch.max(1),
+                seconds,
+            };
+            mirrord_usage::bench_load::run_load(&dir, &opts, &mut std::io::stdout())?;
             Ok(())
         }
     }
