@@ -18,7 +18,7 @@
 //! - [`config`]: defaults < file < environment < flags.
 //! - [`generate`]: deterministic synthetic operator logs for demos, tests and benchmarks.
 //! - [`dashboards`]: one panel model rendered to Grafana, Datadog and Kibana files.
-//! - [`bench`]: the ingest benchmark against DuckDB's own JSON reader.
+//! - [`bench`]: the ingest benchmark against DuckDB's own JSON reader, and report latency.
 //! - [`bench_load`]: the receivers' load benchmark over loopback (`bench load`).
 //! - [`ops`]: retention, day-partitioned export and consistent backups.
 //! - [`telemetry`]: the service's own logs, and traces and metrics over OTLP.
