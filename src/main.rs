@@ -33,7 +33,8 @@ enum Command {
     Serve(ServeArgs),
     /// Import operator logs from files (plain or .gz) or stdin (`-`).
     Ingest(IngestArgs),
-    /// Run SQL against the database (tables: events, rejects, checkpoints).
+    /// Run SQL against the database (tables: events, rejects, checkpoints; views: sessions, users,
+    /// targets, days).
     Sql(SqlArgs),
     /// Write realistic synthetic operator logs to stdout.
     Generate(generate::GenerateArgs),
