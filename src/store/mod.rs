@@ -210,10 +210,9 @@ impl Store {
         let now = Utc::now().max(self.last_stamp + chrono::Duration::microseconds(1));
         self.last_stamp = now;
         let mut seen = HashSet::with_capacity(events.len());
-        let unique: Vec<IncomingEvent> = events
+        let unique: Vec<&IncomingEvent> = events
             .iter()
             .filter(|e| seen.insert(e.event.id.as_str()))
-            .cloned()
             .collect();
         let mut stats = AppendStats {
             duplicates: (events.len() - unique.len()) as u64,
@@ -274,7 +273,7 @@ fn render_views(sql: &str, settings: &std::collections::HashMap<String, Option<S
     out
 }
 
-fn time_bounds(events: &[IncomingEvent]) -> (DateTime<Utc>, DateTime<Utc>) {
+fn time_bounds(events: &[&IncomingEvent]) -> (DateTime<Utc>, DateTime<Utc>) {
     let mut lo = events[0].event.timestamp;
     let mut hi = lo;
     for e in events {
@@ -290,7 +289,7 @@ fn time_bounds(events: &[IncomingEvent]) -> (DateTime<Utc>, DateTime<Utc>) {
 /// Returns how many were new.
 fn insert_new_events(
     conn: &Connection,
-    events: &[IncomingEvent],
+    events: &[&IncomingEvent],
     stamp: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
     let batch = ArrowBatchRegistration::new(to_record_batch(events, stamp)?);
