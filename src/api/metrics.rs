@@ -310,27 +310,28 @@ fn ingest_metrics(
         "Time of the newest stored event",
         last.first().map(|r| num(&r[0])).unwrap_or(0.0),
     );
-    let commits = Counter::<u64>::default();
-    commits.inc_by(stats.commits.load(Ordering::Relaxed));
-    reg.register(
-        "mirrord_usage_commits",
-        "Batches committed since start",
-        commits,
-    );
-    let failed = Counter::<u64>::default();
-    failed.inc_by(stats.failed_commits.load(Ordering::Relaxed));
-    reg.register(
-        "mirrord_usage_failed_commits",
-        "Commits that failed since start",
-        failed,
-    );
-    let refused = Counter::<u64>::default();
-    refused.inc_by(stats.refused_full.load(Ordering::Relaxed));
-    reg.register(
-        "mirrord_usage_refused_submissions",
-        "Submissions refused because the queue was full",
-        refused,
-    );
+    let counters = [
+        (
+            "mirrord_usage_commits",
+            "Batches committed since start",
+            &stats.commits,
+        ),
+        (
+            "mirrord_usage_failed_commits",
+            "Commits that failed since start",
+            &stats.failed_commits,
+        ),
+        (
+            "mirrord_usage_refused_submissions",
+            "Submissions refused because the queue was full",
+            &stats.refused_full,
+        ),
+    ];
+    for (name, help, value) in counters {
+        let counter = Counter::<u64>::default();
+        counter.inc_by(value.load(Ordering::Relaxed));
+        reg.register(name, help, counter);
+    }
     let latency = Gauge::<f64, AtomicU64>::default();
     latency.set(stats.last_commit_seconds());
     reg.register(
