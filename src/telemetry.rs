@@ -44,7 +44,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry};
 
-use crate::pipeline::PipelineHandle;
+use crate::pipeline::{PipelineHandle, PipelineStats};
 
 /// The instrumentation scope of every span and metric.
 const SCOPE: &str = "mirrord-usage";
@@ -260,54 +260,72 @@ impl Drop for PipelineMetrics {
     }
 }
 
+/// Reads one of the pipeline's counters.
+type StatField = fn(&PipelineStats) -> &std::sync::atomic::AtomicU64;
+
+/// One observable counter over pipeline counters, one series per `(label value, field)`; an
+/// empty `label` means a single unlabelled series.
+fn observe_counters(
+    meter: &Meter,
+    pipeline: &PipelineHandle,
+    (name, unit): (&'static str, &'static str),
+    description: &'static str,
+    label: &'static str,
+    series: Vec<(&'static str, StatField)>,
+) {
+    let stats = pipeline.stats.clone();
+    meter
+        .u64_observable_counter(name)
+        .with_description(description)
+        .with_unit(unit)
+        .with_callback(move |o| {
+            for (value, field) in &series {
+                let n = field(&stats).load(std::sync::atomic::Ordering::Relaxed);
+                if label.is_empty() {
+                    o.observe(n, &[]);
+                } else {
+                    o.observe(n, &[KeyValue::new(label, *value)]);
+                }
+            }
+        })
+        .build();
+}
+
 /// Registers the pipeline's counters as OpenTelemetry metrics (read at each export). Costs
 /// nothing when metrics aren't exported.
 pub fn register_pipeline_metrics(pipeline: &PipelineHandle) -> PipelineMetrics {
-    use std::sync::atomic::Ordering::Relaxed;
     let meter = meter();
-    let stats = pipeline.stats.clone();
-    meter
-        .u64_observable_counter("mirrord_usage.pipeline.events")
-        .with_description("Events handled by the writer, by outcome (stored, duplicate, rejected)")
-        .with_unit("{event}")
-        .with_callback(move |o| {
-            o.observe(
-                stats.stored.load(Relaxed),
-                &[KeyValue::new("outcome", "stored")],
-            );
-            o.observe(
-                stats.duplicates.load(Relaxed),
-                &[KeyValue::new("outcome", "duplicate")],
-            );
-            o.observe(
-                stats.rejected.load(Relaxed),
-                &[KeyValue::new("outcome", "rejected")],
-            );
-        })
-        .build();
-    let stats = pipeline.stats.clone();
-    meter
-        .u64_observable_counter("mirrord_usage.pipeline.commits")
-        .with_description("Store transactions, by result (ok, failed)")
-        .with_unit("{commit}")
-        .with_callback(move |o| {
-            o.observe(
-                stats.commits.load(Relaxed),
-                &[KeyValue::new("result", "ok")],
-            );
-            o.observe(
-                stats.failed_commits.load(Relaxed),
-                &[KeyValue::new("result", "failed")],
-            );
-        })
-        .build();
-    let stats = pipeline.stats.clone();
-    meter
-        .u64_observable_counter("mirrord_usage.pipeline.refused")
-        .with_description("Submissions refused because the queue was full (senders told to retry)")
-        .with_unit("{submission}")
-        .with_callback(move |o| o.observe(stats.refused_full.load(Relaxed), &[]))
-        .build();
+    observe_counters(
+        &meter,
+        pipeline,
+        ("mirrord_usage.pipeline.events", "{event}"),
+        "Events handled by the writer, by outcome (stored, duplicate, rejected)",
+        "outcome",
+        vec![
+            ("stored", |s: &PipelineStats| &s.stored),
+            ("duplicate", |s: &PipelineStats| &s.duplicates),
+            ("rejected", |s: &PipelineStats| &s.rejected),
+        ],
+    );
+    observe_counters(
+        &meter,
+        pipeline,
+        ("mirrord_usage.pipeline.commits", "{commit}"),
+        "Store transactions, by result (ok, failed)",
+        "result",
+        vec![
+            ("ok", |s: &PipelineStats| &s.commits),
+            ("failed", |s: &PipelineStats| &s.failed_commits),
+        ],
+    );
+    observe_counters(
+        &meter,
+        pipeline,
+        ("mirrord_usage.pipeline.refused", "{submission}"),
+        "Submissions refused because the queue was full (senders told to retry)",
+        "",
+        vec![("", |s: &PipelineStats| &s.refused_full)],
+    );
     let stats = pipeline.stats.clone();
     meter
         .f64_observable_gauge("mirrord_usage.pipeline.last_commit.duration")
