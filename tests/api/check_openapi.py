@@ -47,6 +47,7 @@ def main():
     spec = yaml.safe_load(open(spec_path))
     root = to_json_schema(spec)
     checks = [
+        ("POST", "/api/v1/admin/retention", "/api/v1/admin/retention?dry_run=true", None),
         ("GET", "/api/v1/reports/usage", "/api/v1/reports/usage", None),
         ("GET", "/api/v1/reports/usage", "/api/v1/reports/usage?from=2000-01-01&to=2100-01-01&primary_key=machine_id", None),
         ("GET", "/api/v1/reports/usage", "/api/v1/reports/usage?from=not-a-date", None),
