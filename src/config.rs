@@ -5,9 +5,11 @@
 //! `[server] port`, `MIRRORD_USAGE_LICENSES_SEATS=50` sets `[licenses] seats`. Values are read as
 //! TOML (numbers, booleans, `["arrays"]`), falling back to plain strings.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
 
 /// Configuration errors.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +36,7 @@ pub struct Config {
     pub sessions: SessionsConfig,
     pub licenses: LicensesConfig,
     pub sql: SqlConfig,
+    pub metrics: MetricsConfig,
     pub jira: crate::jira::JiraConfig,
     pub retention: RetentionConfig,
 }
@@ -46,6 +49,14 @@ pub struct ServerConfig {
     pub bind: String,
     /// Port of the API, dashboard and metrics.
     pub port: u16,
+    /// Host names the HTTP port answers to besides the built-in ones (`localhost`,
+    /// `*.localhost`, IP addresses, `*.svc` and `*.svc.cluster.local`); a request with any
+    /// other `Host` is refused, which defeats DNS rebinding. `"*.example.com"` matches
+    /// subdomains; `"*"` turns the check off.
+    pub allowed_hosts: Vec<String>,
+    /// `[server.tls]`: serve https (and TLS on the OTLP receivers) with this certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -53,30 +64,56 @@ impl Default for ServerConfig {
         ServerConfig {
             bind: "0.0.0.0".into(),
             port: 8050,
+            allowed_hosts: Vec::new(),
+            tls: None,
         }
     }
 }
 
-/// `[api]`: access to `/api/` routes.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// `[server.tls]`: the certificate of the HTTP port, the dashboard port and the OTLP gRPC and
+/// HTTP receivers. Both files are PEM and are read again when they change (cert-manager
+/// renewals need no restart).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Certificate chain (PEM), leaf first.
+    pub cert: PathBuf,
+    /// Private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// `[api]`: the keys of the HTTP API, one per role (see `docs/security.md`).
+///
+/// - the **viewer** key (`license_key`, sent as `x-license-key` like the vendor's reports API):
+///   reports, trends, sessions, dashboards, Jira status;
+/// - the **admin** key: everything the viewer key opens, plus SQL, HTTP ingest and the admin
+///   routes (backup, retention);
+/// - the optional **ingest** key: `POST /api/v1/ingest` only (for fluentd / fluent-bit).
+///
+/// A key left unset is made at first start, kept in the database and printed once.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiConfig {
-    /// Value every `/api/` request must send in `x-license-key`. When empty, a random key is
-    /// made at start-up and printed.
-    pub license_key: Option<String>,
-    /// Give the key to the browser dashboard (`/ui/config.json`), so that anyone who can reach
-    /// the port can read reports, as with the vendor's dashboard. Turn off to make users paste
-    /// the key.
+    /// The viewer key (`x-license-key`).
+    pub license_key: Secret,
+    /// Read the viewer key from this file instead (e.g. a mounted Kubernetes secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license_key_file: Option<PathBuf>,
+    /// The admin key: SQL, ingest and admin routes, and every viewer route.
+    pub admin_key: Secret,
+    /// Read the admin key from this file instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_key_file: Option<PathBuf>,
+    /// A key that opens only `POST /api/v1/ingest`; unset means ingest takes the admin key.
+    pub ingest_key: Secret,
+    /// Read the ingest key from this file instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingest_key_file: Option<PathBuf>,
+    /// Give the viewer key to the browser dashboard (`/ui/config.json`), so anyone who can
+    /// reach the port can read reports without typing a key. Off by default: the dashboard asks
+    /// for the viewer key once and keeps it in an HttpOnly cookie. The admin key is never given
+    /// to the browser.
     pub share_key_with_dashboard: bool,
-}
-
-impl Default for ApiConfig {
-    fn default() -> Self {
-        ApiConfig {
-            license_key: None,
-            share_key_with_dashboard: true,
-        }
-    }
 }
 
 /// `[dashboard]`: the browser dashboard, served on the server port.
@@ -113,7 +150,16 @@ pub struct ReceiversConfig {
     /// fluentd Forward protocol (TCP).
     pub forward: String,
     /// Shared key for the Forward handshake; empty means no authentication.
-    pub forward_shared_key: String,
+    pub forward_shared_key: Secret,
+    /// Read the Forward shared key from this file instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forward_shared_key_file: Option<PathBuf>,
+    /// Bearer token the OTLP receivers (gRPC and HTTP) require in `Authorization: Bearer …`
+    /// (what the Collector's `bearertokenauth` extension sends); empty means none.
+    pub bearer_token: Secret,
+    /// Read the OTLP bearer token from this file instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bearer_token_file: Option<PathBuf>,
     /// Largest accepted request body after decompression, in bytes.
     pub max_body_bytes: usize,
 }
@@ -124,7 +170,10 @@ impl Default for ReceiversConfig {
             otlp_grpc: "0.0.0.0:4317".into(),
             otlp_http: "0.0.0.0:4318".into(),
             forward: "0.0.0.0:24224".into(),
-            forward_shared_key: String::new(),
+            forward_shared_key: Secret::default(),
+            forward_shared_key_file: None,
+            bearer_token: Secret::default(),
+            bearer_token_file: None,
             max_body_bytes: 64 << 20,
         }
     }
@@ -219,6 +268,12 @@ pub struct SqlConfig {
     pub max_rows: usize,
     /// Longest a query may run, in milliseconds.
     pub timeout_ms: u64,
+    /// DuckDB's `memory_limit` for the whole database (queries and the writer), e.g. `"4GB"`.
+    pub memory_limit: String,
+    /// DuckDB's `threads`: worker threads a query may use.
+    pub threads: u32,
+    /// Queries that may run at once; more wait, and are refused (429) after the timeout.
+    pub max_concurrent: usize,
 }
 
 impl Default for SqlConfig {
@@ -226,8 +281,27 @@ impl Default for SqlConfig {
         SqlConfig {
             max_rows: 10_000,
             timeout_ms: 10_000,
+            memory_limit: "4GB".into(),
+            threads: 2,
+            max_concurrent: 2,
         }
     }
+}
+
+/// `[metrics]`: the Prometheus endpoint `/metrics`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Bearer token `/metrics` requires (Prometheus `authorization` / `bearer_token_file`);
+    /// empty means `/metrics` is open.
+    pub bearer_token: Secret,
+    /// Read the `/metrics` bearer token from this file instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bearer_token_file: Option<PathBuf>,
+    /// Export the user-identifying series (per user, host and client id). Unset means: only
+    /// when `/metrics` is protected by a bearer token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_labels: Option<bool>,
 }
 
 /// `[retention]`: how long data is kept (applied by `serve` on a schedule, or by the
@@ -254,7 +328,10 @@ impl Default for RetentionConfig {
     }
 }
 
-const SECTIONS: [&str; 11] = [
+/// Sections the environment can set, nested ones (`server_tls` = `[server.tls]`) before their
+/// parents so the longest prefix wins.
+const SECTIONS: [&str; 13] = [
+    "server_tls",
     "server",
     "api",
     "dashboard",
@@ -264,6 +341,7 @@ const SECTIONS: [&str; 11] = [
     "sessions",
     "licenses",
     "sql",
+    "metrics",
     "jira",
     "retention",
 ];
@@ -317,12 +395,15 @@ fn apply_env(doc: &mut toml::Table, name: &str, value: &str) {
         .ok()
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(value.to_string()));
-    let table = doc
-        .entry(section.to_string())
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-    if let toml::Value::Table(t) = table {
-        t.insert(key.to_string(), parsed);
+    let mut table = doc;
+    for part in section.split('_') {
+        let entry = table
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let toml::Value::Table(t) = entry else { return };
+        table = t;
     }
+    table.insert(key.to_string(), parsed);
 }
 
 #[cfg(test)]
@@ -347,6 +428,23 @@ mod tests {
         assert_eq!(c.licenses.seats, Some(25));
         assert_eq!(c.tail.paths, vec!["/var/log/*.log".to_string()]);
         assert_eq!(c.server.bind, "0.0.0.0");
+    }
+
+    #[test]
+    fn nested_sections_from_the_environment_and_redacted_debug() {
+        let env = vec![
+            ("MIRRORD_USAGE_SERVER_TLS_CERT".to_string(), "/tls/crt.pem".to_string()),
+            ("MIRRORD_USAGE_SERVER_TLS_KEY".to_string(), "/tls/key.pem".to_string()),
+            ("MIRRORD_USAGE_SERVER_PORT".to_string(), "9001".to_string()),
+            ("MIRRORD_USAGE_API_ADMIN_KEY".to_string(), "adm-s3cret".to_string()),
+        ];
+        let c = Config::load(None, env).unwrap();
+        let tls = c.server.tls.as_ref().expect("[server.tls] from the environment");
+        assert_eq!(tls.cert, PathBuf::from("/tls/crt.pem"));
+        assert_eq!(tls.key, PathBuf::from("/tls/key.pem"));
+        assert_eq!(c.server.port, 9001);
+        assert_eq!(c.api.admin_key.get(), Some("adm-s3cret"));
+        assert!(!format!("{c:?}").contains("adm-s3cret"));
     }
 
     #[test]

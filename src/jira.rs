@@ -29,7 +29,6 @@ pub mod outbox;
 pub mod panel;
 pub mod routes;
 
-use std::fmt;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use duckdb::{Connection, params};
@@ -69,19 +68,7 @@ fn config_error(option: impl Into<String>, message: impl Into<String>) -> JiraEr
 }
 
 /// A secret config value: compared and (de)serialized as a string, never printed by `Debug`.
-#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() {
-            "\"\""
-        } else {
-            "\"<redacted>\""
-        })
-    }
-}
+pub use crate::secret::Secret;
 
 /// `[jira]`: issue keys, the webhook push and the embeddable panel.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -15,7 +15,7 @@
 //! - [`jira`]: issue keys of sessions, the webhook outbox and its delivery, the embeddable panel.
 //! - [`api`]: the axum app: reports API, read-only SQL, ingest, `/metrics`, dashboard.
 //! - [`server`]: wires config, store, pipeline, receivers and API into `serve`.
-//! - [`config`]: defaults < file < environment < flags.
+//! - [`config`]: defaults < file < environment < flags; [`secret`]: redacted keys, read from files.
 //! - [`generate`]: deterministic synthetic operator logs for demos, tests and benchmarks.
 //! - [`dashboards`]: one panel model rendered to Grafana, Datadog and Kibana files.
 //! - [`bench`]: the ingest benchmark against DuckDB's own JSON reader, and report latency.
@@ -37,6 +37,7 @@ pub mod jira;
 pub mod ops;
 pub mod parse;
 pub mod pipeline;
+pub mod secret;
 pub mod server;
 pub mod sources;
 pub mod store;

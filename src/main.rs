@@ -466,7 +466,7 @@ fn serve_with(
         config.server.port = port;
     }
     if let Some(key) = args.license_key {
-        config.api.license_key = Some(key);
+        config.api.license_key = mirrord_usage::secret::Secret(key);
     }
     if args.dashboard_login {
         config.api.share_key_with_dashboard = false;

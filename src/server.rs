@@ -69,8 +69,8 @@ fn sync_settings(store: &Store, config: &Config) -> Result<(), duckdb::Error> {
 /// The API key: from config, else the one kept in the database, else a new random one that is
 /// kept so it survives restarts. Returns the key and whether it was just made.
 fn license_key(store: &Store, config: &Config) -> Result<(String, bool), duckdb::Error> {
-    if let Some(k) = config.api.license_key.as_ref().filter(|k| !k.is_empty()) {
-        return Ok((k.clone(), false));
+    if let Some(k) = config.api.license_key.get() {
+        return Ok((k.to_string(), false));
     }
     let conn = store.connection();
     let stored: Option<String> = conn

@@ -90,7 +90,7 @@ pub fn start(
     let address = local_address(&listener, &config.forward);
     let settings = Arc::new(Settings {
         limit: config.max_body_bytes,
-        shared_key: Some(config.forward_shared_key.clone()).filter(|k| !k.is_empty()),
+        shared_key: config.forward_shared_key.get().map(str::to_string),
         hostname: server_hostname(),
     });
     let auth = if settings.shared_key.is_some() {

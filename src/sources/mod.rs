@@ -27,7 +27,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::batch::IncomingEvent;
-use crate::config::Config;
+use crate::config::{Config, ReceiversConfig};
 use crate::event::OperatorEvent;
 use crate::parse::{FormatName, Sink};
 use crate::pipeline::{Ack, PipelineHandle, Submission, SubmitError};
@@ -48,6 +48,30 @@ pub enum SourceError {
     Tail(String),
     #[error("cannot read tail checkpoints from the database: {0}")]
     Checkpoints(#[from] duckdb::Error),
+    #[error(transparent)]
+    Secret(#[from] crate::secret::SecretFileError),
+}
+
+/// The receivers' section with every `*_file` secret read into its value, so each receiver
+/// sees one resolved key.
+fn resolve_secrets(config: &ReceiversConfig) -> Result<ReceiversConfig, SourceError> {
+    use crate::secret::{Secret, resolve};
+    let mut resolved = config.clone();
+    let shared = resolve(
+        "receivers.forward_shared_key_file",
+        &config.forward_shared_key,
+        config.forward_shared_key_file.as_deref(),
+    )?;
+    resolved.forward_shared_key = Secret(shared.unwrap_or_default());
+    resolved.forward_shared_key_file = None;
+    let bearer = resolve(
+        "receivers.bearer_token_file",
+        &config.bearer_token,
+        config.bearer_token_file.as_deref(),
+    )?;
+    resolved.bearer_token = Secret(bearer.unwrap_or_default());
+    resolved.bearer_token_file = None;
+    Ok(resolved)
 }
 
 /// A started receiver.
@@ -68,7 +92,7 @@ pub async fn start_all(
     shutdown: watch::Receiver<bool>,
     db: duckdb::Connection,
 ) -> Result<Vec<Running>, SourceError> {
-    let receivers = &config.receivers;
+    let receivers = &resolve_secrets(&config.receivers)?;
     let mut running = Vec::new();
     if !receivers.otlp_grpc.is_empty() {
         let listener = bind("otlp_grpc", &receivers.otlp_grpc).await?;
