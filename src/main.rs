@@ -204,9 +204,14 @@ struct ServeArgs {
     /// Don't start the OTLP, Forward and file-tail receivers (HTTP JSON ingest stays on).
     #[arg(long)]
     no_receivers: bool,
-    /// The x-license-key API clients must send (overrides [api] license_key).
+    /// The viewer key (`x-license-key`: reports, trends, sessions, dashboards); overrides
+    /// [api] license_key.
     #[arg(long, env = "MIRRORD_USAGE_LICENSE_KEY", hide_env_values = true)]
     license_key: Option<String>,
+    /// The admin key (SQL, ingest, backup, retention, and every viewer route); overrides
+    /// [api] admin_key.
+    #[arg(long, env = "MIRRORD_USAGE_ADMIN_KEY", hide_env_values = true)]
+    admin_key: Option<String>,
     /// Turn API authentication off. Only for trusted networks.
     #[arg(long)]
     insecure_no_auth: bool,
@@ -467,6 +472,9 @@ fn serve_with(
     }
     if let Some(key) = args.license_key {
         config.api.license_key = mirrord_usage::secret::Secret(key);
+    }
+    if let Some(key) = args.admin_key {
+        config.api.admin_key = mirrord_usage::secret::Secret(key);
     }
     if args.dashboard_login {
         config.api.share_key_with_dashboard = false;

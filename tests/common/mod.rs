@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The viewer key (`--license-key`): reports, trends, sessions, dashboards.
 pub const KEY: &str = "test-key-123";
+/// The admin key (`--admin-key`): SQL, ingest, admin routes, and every viewer route.
+pub const ADMIN_KEY: &str = "test-admin-key-456";
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_mirrord-usage")
@@ -47,6 +50,8 @@ impl Server {
                 &port.to_string(),
                 "--license-key",
                 KEY,
+                "--admin-key",
+                ADMIN_KEY,
             ])
             .args(extra)
             .env("RUST_LOG", "warn")
@@ -128,11 +133,11 @@ impl Server {
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
     }
 
-    /// POST /api/v1/sql with the key.
+    /// POST /api/v1/sql with the admin key.
     pub fn sql(&self, query: &str) -> (u16, serde_json::Value) {
         let r = Self::client()
             .post(self.url("/api/v1/sql"))
-            .header("x-license-key", KEY)
+            .header("x-license-key", ADMIN_KEY)
             .json(&serde_json::json!({ "query": query }))
             .send()
             .unwrap();
