@@ -252,7 +252,12 @@ pub fn run_reports(
         db: std::sync::Arc::new(std::sync::Mutex::new(reader)),
         pipeline,
         config: std::sync::Arc::new(crate::config::Config::default()),
-        license_key: Some(std::sync::Arc::from("bench")),
+        keys: Some(std::sync::Arc::new(crate::api::auth::Keys {
+            viewer: std::sync::Arc::from("bench"),
+            admin: std::sync::Arc::from("bench-admin"),
+            ingest: None,
+        })),
+        metrics_token: None,
         report_settings: crate::analytics::reports::ReportSettings::default(),
     };
     let rt = tokio::runtime::Runtime::new().map_err(|e| BenchError::Write {

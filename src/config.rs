@@ -122,7 +122,8 @@ pub struct ApiConfig {
 pub struct DashboardConfig {
     /// Serve the dashboard at `/`.
     pub enabled: bool,
-    /// Link shown in the app bar.
+    /// Link shown in the app bar: the guides this server serves at `/docs/`, or any URL (an
+    /// internal wiki page, say).
     pub docs_url: String,
     /// A second port that also serves the dashboard and the API it reads, as the vendor's
     /// `dashboard.port` does; unset means the server port only.
@@ -133,7 +134,7 @@ impl Default for DashboardConfig {
     fn default() -> Self {
         DashboardConfig {
             enabled: true,
-            docs_url: "https://github.com/metalbear-co/mirrord-usage#readme".into(),
+            docs_url: "/docs/".into(),
             port: None,
         }
     }

@@ -215,10 +215,15 @@ struct ServeArgs {
     /// Turn API authentication off. Only for trusted networks.
     #[arg(long)]
     insecure_no_auth: bool,
-    /// Don't hand the API key to the browser: the dashboard asks for it once and keeps it in an
-    /// HttpOnly cookie (for deployments reachable beyond a trusted network).
-    #[arg(long)]
+    /// Make the dashboard ask for the viewer key (kept in an HttpOnly cookie) even with --demo
+    /// or [api] share_key_with_dashboard. Without a shared key this is already the default.
+    #[arg(long, conflicts_with = "dashboard_share_key")]
     dashboard_login: bool,
+    /// Hand the viewer key to the dashboard (`/ui/config.json`), so anyone who can reach the
+    /// port reads reports without a login ([api] share_key_with_dashboard; on with --demo). The
+    /// admin key is never handed out.
+    #[arg(long)]
+    dashboard_share_key: bool,
     /// Log format: text on a terminal, JSON otherwise, unless set.
     #[arg(long, value_enum)]
     log_format: Option<LogFormat>,
@@ -475,6 +480,10 @@ fn serve_with(
     }
     if let Some(key) = args.admin_key {
         config.api.admin_key = mirrord_usage::secret::Secret(key);
+    }
+    if args.demo || args.dashboard_share_key {
+        // Demo data is synthetic: the dashboard opens without a login (viewer rights only).
+        config.api.share_key_with_dashboard = true;
     }
     if args.dashboard_login {
         config.api.share_key_with_dashboard = false;

@@ -63,8 +63,27 @@ pub fn resolve(
     Ok(Some(key.to_string()))
 }
 
+/// Equality whose time depends only on the lengths, not on where the bytes differ (for keys
+/// and tokens presented by clients).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = (a.len() ^ b.len()) as u8 | ((a.len() ^ b.len()) >> 8) as u8;
+    for i in 0..a.len().max(b.len()) {
+        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0xff);
+    }
+    diff == 0
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn constant_time_eq_compares_exactly() {
+        use super::constant_time_eq as eq;
+        assert!(eq(b"secret", b"secret"));
+        assert!(!eq(b"secret", b"secreT"));
+        assert!(!eq(b"secret", b"secret2"));
+        assert!(!eq(b"", b"x"));
+    }
+
     use super::*;
 
     #[test]

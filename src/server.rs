@@ -9,6 +9,7 @@ use duckdb::params;
 use rand::RngCore;
 
 use crate::analytics::reports::ReportSettings;
+use crate::api::auth::Keys;
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::generate::{self, GenerateOptions};
@@ -30,6 +31,8 @@ pub enum ServeError {
         addr: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Secret(#[from] crate::secret::SecretFileError),
     #[error("{0}")]
     Other(String),
 }
@@ -42,7 +45,7 @@ pub struct ServeOptions {
     pub demo: bool,
     /// Don't start the OTLP, Forward and tail receivers (HTTP ingest stays on).
     pub no_receivers: bool,
-    /// Turn `x-license-key` checks off.
+    /// Turn the API's key checks off.
     pub insecure_no_auth: bool,
 }
 
@@ -66,19 +69,23 @@ fn sync_settings(store: &Store, config: &Config) -> Result<(), duckdb::Error> {
     Ok(())
 }
 
-/// The API key: from config, else the one kept in the database, else a new random one that is
-/// kept so it survives restarts. Returns the key and whether it was just made.
-fn license_key(store: &Store, config: &Config) -> Result<(String, bool), duckdb::Error> {
-    if let Some(k) = config.api.license_key.get() {
-        return Ok((k.to_string(), false));
+/// One role's key: from config (or its file), else the one kept in the database under
+/// `setting`, else a new random one that is kept so it survives restarts. Returns the key and
+/// whether it was just made.
+fn role_key(
+    store: &Store,
+    configured: Option<String>,
+    setting: &str,
+    prefix: &str,
+) -> Result<(String, bool), duckdb::Error> {
+    if let Some(k) = configured {
+        return Ok((k, false));
     }
     let conn = store.connection();
     let stored: Option<String> = conn
-        .query_row(
-            "SELECT value FROM settings WHERE key = 'api_license_key'",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT value FROM settings WHERE key = ?", [setting], |r| {
+            r.get(0)
+        })
         .ok()
         .flatten();
     if let Some(k) = stored {
@@ -86,12 +93,66 @@ fn license_key(store: &Store, config: &Config) -> Result<(String, bool), duckdb:
     }
     let mut bytes = [0u8; 24];
     rand::thread_rng().fill_bytes(&mut bytes);
-    let key = format!("mu_{}", hex::encode(bytes));
+    let key = format!("{prefix}{}", hex::encode(bytes));
     conn.execute(
-        "INSERT OR REPLACE INTO settings VALUES ('api_license_key', ?)",
-        [&key],
+        "INSERT OR REPLACE INTO settings VALUES (?, ?)",
+        params![setting, key],
     )?;
     Ok((key, true))
+}
+
+/// The viewer, admin and ingest keys, each from config, a file, the database or made now.
+/// Prints the ones just made (all of them with `--demo`), since nobody else knows them.
+fn keys(store: &Store, config: &Config, demo: bool) -> Result<Keys, ServeError> {
+    use crate::secret::resolve;
+    let api = &config.api;
+    let viewer = resolve(
+        "api.license_key_file",
+        &api.license_key,
+        api.license_key_file.as_deref(),
+    )?;
+    let admin = resolve(
+        "api.admin_key_file",
+        &api.admin_key,
+        api.admin_key_file.as_deref(),
+    )?;
+    let ingest = resolve(
+        "api.ingest_key_file",
+        &api.ingest_key,
+        api.ingest_key_file.as_deref(),
+    )?;
+    let (viewer, viewer_new) = role_key(store, viewer, "api_license_key", "mu_view_")?;
+    let (admin, admin_new) = role_key(store, admin, "api_admin_key", "mu_admin_")?;
+    if viewer == admin {
+        return Err(ServeError::Other(
+            "[api] license_key (viewer) and admin_key must differ: one key cannot be both".into(),
+        ));
+    }
+    if viewer_new || demo {
+        println!("viewer key (x-license-key: reports, dashboard): {viewer}");
+    }
+    if admin_new || demo {
+        println!("admin key (x-license-key: SQL, ingest, admin routes): {admin}");
+    }
+    if viewer_new || admin_new {
+        println!("  (made now and kept in the database; set [api] license_key / admin_key to choose)");
+    }
+    Ok(Keys {
+        viewer: Arc::from(viewer.as_str()),
+        admin: Arc::from(admin.as_str()),
+        ingest: ingest.map(|k| Arc::from(k.as_str())),
+    })
+}
+
+/// The `/metrics` bearer token, if one is configured.
+fn metrics_token(config: &Config) -> Result<Option<Arc<str>>, ServeError> {
+    let m = &config.metrics;
+    let token = crate::secret::resolve(
+        "metrics.bearer_token_file",
+        &m.bearer_token,
+        m.bearer_token_file.as_deref(),
+    )?;
+    Ok(token.map(|t| Arc::from(t.as_str())))
 }
 
 /// Fills an empty database with generated demo activity ending today.
@@ -144,16 +205,13 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
             tracing::info!(events = n, "demo data generated (90 days, 40 developers)");
         }
     }
-    let (key, fresh) = license_key(&store, &config)?;
-    let license_key = if opts.insecure_no_auth {
-        tracing::warn!("--insecure-no-auth: the API accepts requests without x-license-key");
+    let keys = if opts.insecure_no_auth {
+        tracing::warn!("--insecure-no-auth: the API accepts requests without a key");
         None
     } else {
-        if fresh {
-            println!("API key (x-license-key), made now and kept in the database: {key}");
-        }
-        Some(Arc::from(key.as_str()))
+        Some(Arc::new(keys(&store, &config, opts.demo)?))
     };
+    let metrics_token = metrics_token(&config)?;
     let reader = store.reader()?;
     // The receivers read their saved checkpoints (file offsets) through their own connection.
     let sources_db = store.reader()?;
@@ -169,7 +227,8 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
         db: Arc::new(Mutex::new(reader)),
         pipeline: handle.clone(),
         config: Arc::new(config.clone()),
-        license_key,
+        keys,
+        metrics_token,
         report_settings: ReportSettings {
             licenses: config.licenses.seats,
             operator_version: config.licenses.operator_version.clone(),

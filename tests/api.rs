@@ -3,20 +3,24 @@
 
 mod common;
 
-use common::{KEY, Server};
+use common::{ADMIN_KEY, KEY, Server};
 use serde_json::Value;
 
-const API_ROUTES: &[(&str, &str)] = &[
-    ("GET", "/api/v1/reports/usage"),
-    ("GET", "/api/v1/reports/usage?format=csv"),
-    ("GET", "/api/v1/reports/usage?format=xlsx"),
-    ("GET", "/api/v1/reports/usage/trends?days=7"),
-    ("GET", "/api/v1/reports/jira"),
-    ("GET", "/api/v1/reports/jira/SHOP-1"),
-    ("GET", "/api/v1/sessions"),
-    ("POST", "/api/v1/sql"),
-    ("POST", "/api/v1/ingest"),
-    ("GET", "/api/v1/dashboards/grafana-prometheus"),
+/// Every `/api/` route and the role it needs: `true` for admin-only.
+const API_ROUTES: &[(&str, &str, bool)] = &[
+    ("GET", "/api/v1/reports/usage", false),
+    ("GET", "/api/v1/reports/usage?format=csv", false),
+    ("GET", "/api/v1/reports/usage?format=xlsx", false),
+    ("GET", "/api/v1/reports/usage/trends?days=7", false),
+    ("GET", "/api/v1/reports/jira", false),
+    ("GET", "/api/v1/reports/jira/SHOP-1", false),
+    ("GET", "/api/v1/jira/status", false),
+    ("GET", "/api/v1/sessions", false),
+    ("GET", "/api/v1/dashboards/grafana-prometheus", false),
+    ("POST", "/api/v1/sql", true),
+    ("POST", "/api/v1/ingest", true),
+    ("POST", "/api/v1/admin/retention?dry_run=true", true),
+    ("POST", "/api/v1/admin/backup", true),
 ];
 
 fn demo_server() -> (tempfile::TempDir, Server) {
@@ -26,14 +30,18 @@ fn demo_server() -> (tempfile::TempDir, Server) {
 }
 
 #[test]
-fn every_api_route_needs_the_key_401_missing_403_wrong_json_errors() {
+fn every_api_route_by_role_401_missing_403_wrong_or_lesser_json_errors() {
     let (_dir, server) = demo_server();
     let client = Server::client();
-    for (method, path) in API_ROUTES {
+    for (method, path, admin_only) in API_ROUTES {
         let req = |key: Option<&str>| {
             let mut r = match *method {
                 "GET" => client.get(server.url(path)),
-                _ => client.post(server.url(path)).body("{}"),
+                // An empty body: each admin route answers 400 rather than doing work.
+                _ => client
+                    .post(server.url(path))
+                    .header("content-type", "application/json")
+                    .body("{"),
             };
             if let Some(k) = key {
                 r = r.header("x-license-key", k);
@@ -62,16 +70,26 @@ fn every_api_route_needs_the_key_401_missing_403_wrong_json_errors() {
         );
         let body: Value = wrong.json().unwrap();
         assert_eq!(body["error"]["status"], 403);
-        let right = req(Some(KEY));
+        let viewer = req(Some(KEY)).status().as_u16();
+        if *admin_only {
+            assert_eq!(viewer, 403, "{method} {path} with the viewer key");
+        } else {
+            assert_eq!(viewer, 200, "{method} {path} with the viewer key");
+        }
+        let admin = req(Some(ADMIN_KEY)).status().as_u16();
         assert!(
-            ![401, 403].contains(&right.status().as_u16()),
-            "{method} {path} with the key"
+            ![401, 403].contains(&admin),
+            "{method} {path} with the admin key: {admin}"
         );
     }
     let open = client.get(server.url("/healthz")).send().unwrap();
     assert_eq!(open.status().as_u16(), 200);
     let metrics = client.get(server.url("/metrics")).send().unwrap();
-    assert_eq!(metrics.status().as_u16(), 200, "/metrics needs no key");
+    assert_eq!(
+        metrics.status().as_u16(),
+        200,
+        "/metrics needs no key unless [metrics] bearer_token is set"
+    );
 }
 
 #[test]
@@ -220,7 +238,7 @@ fn http_ingest_accepts_object_array_and_ndjson_and_counts_once() {
     let post = |body: String, ctype: &str| {
         Server::client()
             .post(server.url("/api/v1/ingest"))
-            .header("x-license-key", KEY)
+            .header("x-license-key", ADMIN_KEY)
             .header("content-type", ctype)
             .body(body)
             .send()

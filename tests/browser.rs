@@ -13,7 +13,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{KEY, Server};
+use common::{ADMIN_KEY, KEY, Server};
 
 const INSTALL: &str = "run `bash .ci/install.d/browser.sh` (as root on Debian) to install Chromium, Node.js and the test packages";
 
@@ -55,7 +55,15 @@ fn dashboard_in_chromium() {
 
     let dir = tempfile::tempdir().unwrap();
     let demo = Server::start(&dir.path().join("db.duckdb"), &["--demo", "--no-receivers"]);
-    let empty = Server::start(&dir.path().join("empty.duckdb"), &["--no-receivers"]);
+    let empty = Server::start(
+        &dir.path().join("empty.duckdb"),
+        &["--no-receivers", "--dashboard-share-key"],
+    );
+    // The same demo data behind a login: the dashboard gets no key until the viewer key is typed.
+    let login = Server::start(
+        &dir.path().join("login.duckdb"),
+        &["--demo", "--dashboard-login", "--no-receivers"],
+    );
     let artifacts = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshots");
     std::fs::create_dir_all(&artifacts).unwrap();
 
@@ -65,6 +73,8 @@ fn dashboard_in_chromium() {
         .current_dir(repo())
         .env("MIRRORD_USAGE_URL", demo.url(""))
         .env("MIRRORD_USAGE_KEY", KEY)
+        .env("MIRRORD_USAGE_ADMIN_KEY", ADMIN_KEY)
+        .env("MIRRORD_USAGE_LOGIN_URL", login.url(""))
         .env("MIRRORD_USAGE_EMPTY_URL", empty.url(""))
         .env("MIRRORD_USAGE_ARTIFACTS", &artifacts)
         .output()
@@ -84,4 +94,5 @@ fn dashboard_in_chromium() {
     }
     demo.stop();
     empty.stop();
+    login.stop();
 }

@@ -17,7 +17,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use common::{KEY, Server};
+use common::{ADMIN_KEY, KEY, Server};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -269,7 +269,7 @@ fn start(db: &Path, config: &Path) -> Server {
 fn ingest(server: &Server, body: String) {
     let r = Server::client()
         .post(server.url("/api/v1/ingest"))
-        .header("x-license-key", KEY)
+        .header("x-license-key", ADMIN_KEY)
         .header("content-type", "application/x-ndjson")
         .body(body)
         .send()

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{Duration as Days, SecondsFormat, Utc};
-use common::{KEY, Server, bin};
+use common::{ADMIN_KEY, KEY, Server, bin};
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -248,7 +248,7 @@ fn serve_applies_retention_on_its_schedule_and_through_the_admin_route() {
     let client = Server::client();
     let dry: Value = client
         .post(server.url("/api/v1/admin/retention?dry_run=true&days=1825"))
-        .header("x-license-key", KEY)
+        .header("x-license-key", ADMIN_KEY)
         .send()
         .unwrap()
         .json()
@@ -272,7 +272,7 @@ fn serve_applies_retention_on_its_schedule_and_through_the_admin_route() {
             "--server",
             &url,
             "--key",
-            KEY,
+            ADMIN_KEY,
             "--days",
             "1825",
             "--json",
@@ -440,7 +440,7 @@ fn backup_while_ingesting_is_consistent_and_restores() {
                 let body = sessions_at(&format!("B{batch:04}-"), 40, 1);
                 let r = client
                     .post(&ingest)
-                    .header("x-license-key", KEY)
+                    .header("x-license-key", ADMIN_KEY)
                     .body(body)
                     .send()
                     .unwrap();
@@ -461,7 +461,7 @@ fn backup_while_ingesting_is_consistent_and_restores() {
             "--server",
             &url,
             "--key",
-            KEY,
+            ADMIN_KEY,
             "--out",
             snapshot.to_str().unwrap(),
         ],
@@ -492,7 +492,7 @@ fn backup_while_ingesting_is_consistent_and_restores() {
             "--server",
             &url,
             "--key",
-            KEY,
+            ADMIN_KEY,
             "--out",
             snapshot.to_str().unwrap(),
         ],

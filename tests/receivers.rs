@@ -224,7 +224,7 @@ fn oversized_bodies_are_413_also_after_decompression() {
         413
     );
     let ingest = format!("{}/api/v1/ingest", server.url());
-    let key = format!("x-license-key: {KEY}");
+    let key = format!("x-license-key: {ADMIN_KEY}");
     assert_eq!(
         post_file(
             dir.path(),
@@ -275,7 +275,7 @@ fn http_ingest_takes_ndjson_and_arrays_from_curl_with_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), "");
     let url = format!("{}/api/v1/ingest", server.url());
-    let key = format!("x-license-key: {KEY}");
+    let key = format!("x-license-key: {ADMIN_KEY}");
     let first = events(0, 5);
     let ndjson_body = ndjson(first.iter().map(OpEvent::fluentd_record));
     let (status, reply) = post_file(
@@ -457,7 +457,7 @@ fn the_same_events_over_three_transports_are_stored_once() {
         None,
         dir.path(),
     );
-    let key = format!("x-license-key: {KEY}");
+    let key = format!("x-license-key: {ADMIN_KEY}");
     // fluent-bit `json_lines` without a CRI parser: the raw container line in `log`.
     let body = ndjson(
         sent.iter()

@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{KEY, bin, free_port};
+use common::{ADMIN_KEY, KEY, bin, free_port};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
@@ -236,6 +236,8 @@ impl Serve {
                 &port.to_string(),
                 "--license-key",
                 KEY,
+                "--admin-key",
+                ADMIN_KEY,
                 "--no-receivers",
             ])
             .env("RUST_LOG", "warn")
@@ -371,7 +373,7 @@ fn check_export(db: &Path, endpoint: String, protocol: &str, received: &Received
     );
     let ingested = client()
         .post(serve.url("/api/v1/ingest"))
-        .header("x-license-key", KEY)
+        .header("x-license-key", ADMIN_KEY)
         .header("traceparent", format!("00-{TRACE_ID}-{PARENT_SPAN}-01"))
         .header("content-type", "application/x-ndjson")
         .body(operator_lines("TEL", 4, None))
@@ -504,7 +506,7 @@ fn sessions_are_found_by_the_trace_id_their_records_carried() {
     let body = operator_lines("TRC", 2, Some(TRACE_ID)) + &operator_lines("OTH", 3, None);
     let r = client()
         .post(serve.url("/api/v1/ingest"))
-        .header("x-license-key", KEY)
+        .header("x-license-key", ADMIN_KEY)
         .body(body)
         .send()
         .unwrap();

@@ -139,11 +139,14 @@ fn histograms(reg: &mut Registry, conn: &Connection) -> Result<(), duckdb::Error
     Ok(())
 }
 
-/// Builds the whole registry from the database and pipeline counters.
+/// Builds the whole registry from the database and pipeline counters. Without `user_labels`,
+/// the per-user series are left out and the operator-equivalent counters are summed over
+/// user, host and client id (see `[metrics] user_labels`).
 pub fn registry(
     conn: &Connection,
     stats: &PipelineStats,
     queue_depth: usize,
+    user_labels: bool,
 ) -> Result<Registry, duckdb::Error> {
     let mut reg = Registry::default();
     let target = ["kind", "namespace", "target_type", "target_name"];
@@ -166,14 +169,18 @@ pub fn registry(
     );
     histograms(&mut reg, conn)?;
     let op = rows(conn, "operator_sessions")?;
-    let who = ["client_hostname", "client_name", "client_user", "user_id"];
+    let who: &[&str] = if user_labels {
+        &["client_hostname", "client_name", "client_user", "user_id"]
+    } else {
+        &[]
+    };
     let (ci_rows, exec_rows): (Vec<_>, Vec<_>) = op.into_iter().partition(|r| text(&r[0]) == "ci");
     let strip = |rs: Vec<Vec<DbValue>>| rs.into_iter().map(|r| r[1..].to_vec()).collect::<Vec<_>>();
     counter_family(
         &mut reg,
         "mirrord_sessions_create",
         "Exec sessions created (operator-equivalent)",
-        &who,
+        who,
         &strip(exec_rows),
         4,
     );
@@ -181,7 +188,7 @@ pub fn registry(
         &mut reg,
         "mirrord_ci_sessions_create",
         "CI sessions created (operator-equivalent)",
-        &who,
+        who,
         &strip(ci_rows),
         4,
     );
@@ -201,23 +208,25 @@ pub fn registry(
         &rows(conn, "active_users")?,
         1,
     );
-    let users = rows(conn, "users")?;
-    counter_family(
-        &mut reg,
-        "mirrord_usage_user_sessions",
-        "Sessions per user",
-        &["user"],
-        &users,
-        1,
-    );
-    counter_family(
-        &mut reg,
-        "mirrord_usage_user_session_seconds",
-        "Session time per user",
-        &["user"],
-        &users,
-        2,
-    );
+    if user_labels {
+        let users = rows(conn, "users")?;
+        counter_family(
+            &mut reg,
+            "mirrord_usage_user_sessions",
+            "Sessions per user",
+            &["user"],
+            &users,
+            1,
+        );
+        counter_family(
+            &mut reg,
+            "mirrord_usage_user_session_seconds",
+            "Session time per user",
+            &["user"],
+            &users,
+            2,
+        );
+    }
     counter_family(
         &mut reg,
         "mirrord_usage_port_events",
@@ -377,11 +386,33 @@ pub async fn metrics(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/openmetrics-text"));
+    if let Some(token) = state.metrics_token.as_deref() {
+        match super::auth::bearer(&headers) {
+            None => {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::UNAUTHORIZED,
+                    "/metrics needs Authorization: Bearer <[metrics] bearer_token>",
+                ));
+            }
+            Some(t) if !super::auth::constant_time_eq(t.as_bytes(), token.as_bytes()) => {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::FORBIDDEN,
+                    "wrong /metrics bearer token",
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let user_labels = state
+        .config
+        .metrics
+        .user_labels
+        .unwrap_or(state.metrics_token.is_some());
     let stats = state.pipeline.stats.clone();
     let depth = state.pipeline.queue_depth();
     let body = state
         .read(move |conn| {
-            let reg = registry(conn, &stats, depth)?;
+            let reg = registry(conn, &stats, depth, user_labels)?;
             let mut out = String::new();
             encode(&mut out, &reg).map_err(|e| ApiError::internal(e.to_string()))?;
             Ok(out)

@@ -1,5 +1,7 @@
-//! serve: one axum app on the main port — the reports API (`x-license-key`), the read-only SQL
-//! endpoint, HTTP JSON ingest, `/metrics`, health, and the embedded browser dashboard.
+//! serve: one axum app on the main port — the reports API (viewer key, `x-license-key`), the
+//! read-only SQL endpoint and admin routes (admin key), HTTP JSON ingest (ingest or admin key),
+//! `/metrics` (optional bearer token), health, and the embedded browser dashboard. Every
+//! response passes the Host allow-list and gets the browser hardening headers (`guard.rs`).
 //!
 //! Readers never share the writer: each request clones a DuckDB connection from
 //! [`AppState::db`] and runs its queries on a blocking thread.
@@ -7,6 +9,7 @@
 pub mod admin;
 pub mod auth;
 pub mod error;
+pub mod guard;
 pub mod ingest;
 pub mod metrics;
 pub mod reports;
@@ -31,8 +34,10 @@ pub struct AppState {
     pub db: Arc<Mutex<Connection>>,
     pub pipeline: PipelineHandle,
     pub config: Arc<Config>,
-    /// The key `/api/` requests must present; `None` when auth is explicitly off.
-    pub license_key: Option<Arc<str>>,
+    /// The keys `/api/` routes check, by role; `None` when auth is explicitly off.
+    pub keys: Option<Arc<auth::Keys>>,
+    /// The bearer token `/metrics` requires, if any.
+    pub metrics_token: Option<Arc<str>>,
     pub report_settings: ReportSettings,
 }
 
@@ -59,28 +64,34 @@ impl AppState {
 
 /// The whole HTTP app.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+    use axum::middleware::from_fn_with_state as layer;
+    let viewer = Router::new()
         .route("/api/v1/reports/usage", get(reports::usage))
         .route("/api/v1/reports/usage/trends", get(reports::trends))
         .route("/api/v1/reports/jira", get(reports::jira_all))
         .route("/api/v1/reports/jira/{key}", get(reports::jira_one))
         .route("/api/v1/jira/status", get(crate::jira::routes::status))
         .route("/api/v1/sessions", get(reports::sessions))
-        .route("/api/v1/sql", post(sql::run))
-        .route("/api/v1/ingest", post(ingest::ingest))
         .route("/api/v1/dashboards/{vendor}", get(reports::dashboard))
+        .route_layer(layer(state.clone(), auth::require_viewer));
+    let admin = Router::new()
+        .route("/api/v1/sql", post(sql::run))
         .route("/api/v1/admin/backup", post(admin::backup))
         .route("/api/v1/admin/retention", post(admin::retention))
-        .fallback(error::not_found)
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_key,
-        ));
+        .route_layer(layer(state.clone(), auth::require_admin));
+    let ingest = Router::new()
+        .route("/api/v1/ingest", post(ingest::ingest))
+        .route_layer(layer(state.clone(), auth::require_ingest));
     let mut app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::metrics))
-        .merge(api);
+        .route("/docs/", get(ui::docs_index))
+        .route("/docs/{*path}", get(ui::doc))
+        .merge(viewer)
+        .merge(admin)
+        .merge(ingest)
+        .route("/api/{*rest}", axum::routing::any(error::not_found));
     if state.config.jira.panel {
         // No API key: a Jira app or any page embeds it in an iframe, which cannot send one.
         app = app.route("/jira/panel/{key}", get(crate::jira::routes::panel));
@@ -92,8 +103,16 @@ pub fn router(state: AppState) -> Router {
             .route("/", get(ui::index))
             .route("/{*path}", get(ui::asset));
     }
+    let hosts = guard::HostAllowList::new(&state.config.server.allowed_hosts);
+    let tls = state.config.server.tls.is_some();
     app.with_state(state)
         .layer(tower_http::compression::CompressionLayer::new())
+        .layer(axum::middleware::from_fn(move |req, next| {
+            guard::harden(tls, req, next)
+        }))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            guard::check_host(hosts.clone(), req, next)
+        }))
         .layer(axum::middleware::from_fn(crate::telemetry::trace_request))
 }
 

@@ -17,6 +17,8 @@ use serde_json::{Value, json};
 
 /// The API key the test servers require.
 pub const KEY: &str = "receivers-test-key";
+/// The admin key the harness gives `serve` (SQL and HTTP ingest need it).
+pub const ADMIN_KEY: &str = "receivers-test-admin-key";
 
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
@@ -101,6 +103,8 @@ impl Server {
                 &p.http.to_string(),
                 "--license-key",
                 KEY,
+                "--admin-key",
+                ADMIN_KEY,
             ])
             .arg("--config")
             .arg(&config_path)
@@ -159,7 +163,7 @@ impl Server {
         let response = self
             .http
             .post(format!("{}/api/v1/sql", self.url()))
-            .header("x-license-key", KEY)
+            .header("x-license-key", ADMIN_KEY)
             .json(&json!({ "query": query }))
             .send()
             .expect("the SQL API answers");
