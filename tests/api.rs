@@ -318,6 +318,7 @@ fn responses_match_the_openapi_spec() {
         .arg(format!("{root}/schemas/openapi.yaml"))
         .arg(server.url(""))
         .arg(KEY)
+        .arg(ADMIN_KEY)
         .output()
         .expect("python3 with PyYAML and jsonschema: run .ci/install.d/api.sh");
     assert!(
