@@ -434,13 +434,26 @@ mod tests {
     #[test]
     fn nested_sections_from_the_environment_and_redacted_debug() {
         let env = vec![
-            ("MIRRORD_USAGE_SERVER_TLS_CERT".to_string(), "/tls/crt.pem".to_string()),
-            ("MIRRORD_USAGE_SERVER_TLS_KEY".to_string(), "/tls/key.pem".to_string()),
+            (
+                "MIRRORD_USAGE_SERVER_TLS_CERT".to_string(),
+                "/tls/crt.pem".to_string(),
+            ),
+            (
+                "MIRRORD_USAGE_SERVER_TLS_KEY".to_string(),
+                "/tls/key.pem".to_string(),
+            ),
             ("MIRRORD_USAGE_SERVER_PORT".to_string(), "9001".to_string()),
-            ("MIRRORD_USAGE_API_ADMIN_KEY".to_string(), "adm-s3cret".to_string()),
+            (
+                "MIRRORD_USAGE_API_ADMIN_KEY".to_string(),
+                "adm-s3cret".to_string(),
+            ),
         ];
         let c = Config::load(None, env).unwrap();
-        let tls = c.server.tls.as_ref().expect("[server.tls] from the environment");
+        let tls = c
+            .server
+            .tls
+            .as_ref()
+            .expect("[server.tls] from the environment");
         assert_eq!(tls.cert, PathBuf::from("/tls/crt.pem"));
         assert_eq!(tls.key, PathBuf::from("/tls/key.pem"));
         assert_eq!(c.server.port, 9001);

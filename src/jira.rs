@@ -29,7 +29,6 @@ pub mod outbox;
 pub mod panel;
 pub mod routes;
 
-
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use duckdb::{Connection, params};
 use serde::{Deserialize, Serialize};

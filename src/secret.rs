@@ -94,11 +94,22 @@ mod tests {
         let path = dir.path().join("key");
         std::fs::write(&path, "from-file\n").unwrap();
         let v = Secret("from-config".into());
-        assert_eq!(resolve("k", &v, Some(&path)).unwrap().as_deref(), Some("from-file"));
-        assert_eq!(resolve("k", &v, None).unwrap().as_deref(), Some("from-config"));
+        assert_eq!(
+            resolve("k", &v, Some(&path)).unwrap().as_deref(),
+            Some("from-file")
+        );
+        assert_eq!(
+            resolve("k", &v, None).unwrap().as_deref(),
+            Some("from-config")
+        );
         assert_eq!(resolve("k", &Secret::default(), None).unwrap(), None);
         std::fs::write(&path, " \n").unwrap();
-        assert!(resolve("k", &v, Some(&path)).unwrap_err().to_string().contains("empty"));
+        assert!(
+            resolve("k", &v, Some(&path))
+                .unwrap_err()
+                .to_string()
+                .contains("empty")
+        );
         let missing = dir.path().join("nope");
         let err = resolve("api.admin_key_file", &v, Some(&missing)).unwrap_err();
         assert!(err.to_string().contains("api.admin_key_file"), "{err}");

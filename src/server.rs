@@ -135,7 +135,9 @@ fn keys(store: &Store, config: &Config, demo: bool) -> Result<Keys, ServeError> 
         println!("admin key (x-license-key: SQL, ingest, admin routes): {admin}");
     }
     if viewer_new || admin_new {
-        println!("  (made now and kept in the database; set [api] license_key / admin_key to choose)");
+        println!(
+            "  (made now and kept in the database; set [api] license_key / admin_key to choose)"
+        );
     }
     Ok(Keys {
         viewer: Arc::from(viewer.as_str()),

@@ -74,7 +74,10 @@ fn every_api_route_by_role_401_missing_403_wrong_or_lesser_json_errors() {
         if *admin_only {
             assert_eq!(viewer, 403, "{method} {path} with the viewer key");
         } else {
-            assert_eq!(viewer, 200, "{method} {path} with the viewer key");
+            assert!(
+                ![401, 403].contains(&viewer),
+                "{method} {path} with the viewer key: {viewer}"
+            );
         }
         let admin = req(Some(ADMIN_KEY)).status().as_u16();
         assert!(

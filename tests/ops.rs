@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{Duration as Days, SecondsFormat, Utc};
-use common::{ADMIN_KEY, KEY, Server, bin};
+use common::{ADMIN_KEY, Server, bin};
 use serde_json::Value;
 
 fn root() -> PathBuf {

@@ -151,7 +151,10 @@ fn header_key(headers: &HeaderMap) -> Option<Vec<u8>> {
 
 /// The token of `Authorization: Bearer <token>`, if any.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -224,7 +227,10 @@ mod tests {
             ));
             assert_eq!(got, want, "bearer {key} for {role:?}");
         }
-        assert_eq!(status(check(Some(&k), &HeaderMap::new(), Role::Viewer)), 401);
+        assert_eq!(
+            status(check(Some(&k), &HeaderMap::new(), Role::Viewer)),
+            401
+        );
         assert_eq!(status(check(None, &HeaderMap::new(), Role::Admin)), 200);
     }
 

@@ -62,12 +62,14 @@ impl HostAllowList {
         if name.parse::<std::net::IpAddr>().is_ok() {
             return true;
         }
-        names.iter().any(|pattern| match pattern.strip_prefix("*.") {
-            Some(parent) => name
-                .strip_suffix(parent)
-                .is_some_and(|sub| sub.ends_with('.') && sub.len() > 1),
-            None => *pattern == name,
-        })
+        names
+            .iter()
+            .any(|pattern| match pattern.strip_prefix("*.") {
+                Some(parent) => name
+                    .strip_suffix(parent)
+                    .is_some_and(|sub| sub.ends_with('.') && sub.len() > 1),
+                None => *pattern == name,
+            })
     }
 }
 
