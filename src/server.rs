@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::generate::{self, GenerateOptions};
 use crate::pipeline::{self, PipelineConfig};
 use crate::sources;
+use crate::store::lockdown::Lockdown;
 use crate::store::{Store, StoreError};
 
 /// Start-up errors.
@@ -94,6 +95,17 @@ fn license_key(store: &Store, config: &Config) -> Result<(String, bool), duckdb:
     Ok((key, true))
 }
 
+/// What `serve` allows DuckDB: only the database's own directory, where backups are written
+/// (the file, its WAL and the spill directory are allowed by DuckDB itself), and the `[sql]`
+/// memory and thread limits.
+fn lockdown(store: &Store, config: &Config) -> Lockdown {
+    Lockdown {
+        allowed_directories: vec![crate::ops::backup::scratch_dir(store.path())],
+        memory_limit: config.sql.memory_limit.clone(),
+        threads: config.sql.threads,
+    }
+}
+
 /// Fills an empty database with generated demo activity ending today.
 fn fill_demo(store: &mut Store) -> Result<u64, ServeError> {
     let count: i64 = store
@@ -154,6 +166,9 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
         }
         Some(Arc::from(key.as_str()))
     };
+    // From here on DuckDB refuses files outside the server's own directories, extensions and
+    // any change of its settings, whatever a query asks; only then are readers handed out.
+    store.lock_down(&lockdown(&store, &config))?;
     let reader = store.reader()?;
     // The receivers read their saved checkpoints (file offsets) through their own connection.
     let sources_db = store.reader()?;
