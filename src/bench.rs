@@ -254,6 +254,7 @@ pub fn run_reports(
         config: std::sync::Arc::new(crate::config::Config::default()),
         license_key: Some(std::sync::Arc::from("bench")),
         report_settings: crate::analytics::reports::ReportSettings::default(),
+        sql_permits: std::sync::Arc::new(tokio::sync::Semaphore::new(2)),
     };
     let rt = tokio::runtime::Runtime::new().map_err(|e| BenchError::Write {
         path: dir.to_path_buf(),

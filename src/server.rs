@@ -189,6 +189,9 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
             licenses: config.licenses.seats,
             operator_version: config.licenses.operator_version.clone(),
         },
+        sql_permits: Arc::new(tokio::sync::Semaphore::new(
+            config.sql.max_concurrent.max(1),
+        )),
     };
     let addr = format!("{}:{}", config.server.bind, config.server.port);
     let listener = tokio::net::TcpListener::bind(&addr)

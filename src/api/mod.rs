@@ -34,6 +34,8 @@ pub struct AppState {
     /// The key `/api/` requests must present; `None` when auth is explicitly off.
     pub license_key: Option<Arc<str>>,
     pub report_settings: ReportSettings,
+    /// Turns for `POST /api/v1/sql`: `[sql] max_concurrent` queries run at once.
+    pub sql_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
