@@ -121,6 +121,18 @@ mod tests {
             )
             .unwrap();
         assert_eq!((limit.as_str(), threads), ("953.6 MiB", 1));
+        // Checked as settings rather than by triggering an autoload, which would download.
+        let flags: (bool, bool, bool, bool) = reader
+            .query_row(
+                "SELECT current_setting('enable_external_access'), \
+                 current_setting('autoload_known_extensions'), \
+                 current_setting('autoinstall_known_extensions'), \
+                 current_setting('lock_configuration')",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(flags, (false, false, false, true));
     }
 
     /// The server's own jobs still work: a backup into the database's directory.

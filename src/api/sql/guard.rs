@@ -216,7 +216,8 @@ fn check_relation(
     ctes: &[String],
     catalog: &Catalog,
 ) -> Result<(), String> {
-    let name = text(node, "table_name").to_lowercase();
+    let shown = text(node, "table_name");
+    let name = shown.to_lowercase();
     let schema = text(node, "schema_name").to_lowercase();
     let db = text(node, "catalog_name").to_lowercase();
     let own_db = db.is_empty() || db == catalog.database;
@@ -231,12 +232,12 @@ fn check_relation(
         )),
         "" | "main" if own_db && catalog.relations.contains(&name) => Ok(()),
         _ if name.starts_with("duckdb_") || name.starts_with("pg_") => Err(format!(
-            "`{name}` is not allowed (it can reveal settings or paths)"
+            "`{shown}` is not allowed (it can reveal settings or paths)"
         )),
         _ if name.contains(['/', '.', ':', '\\', '*']) => Err(format!(
-            "`{name}` is not a table of this database: reading files (replacement scans) is not allowed"
+            "`{shown}` is not a table of this database: reading files (replacement scans) is not allowed"
         )),
-        _ => Err(format!("`{name}` is not a table of this database")),
+        _ => Err(format!("`{shown}` is not a table of this database")),
     }
 }
 
