@@ -259,6 +259,7 @@ pub fn run_reports(
         })),
         metrics_token: None,
         report_settings: crate::analytics::reports::ReportSettings::default(),
+        sql_permits: std::sync::Arc::new(tokio::sync::Semaphore::new(2)),
     };
     let rt = tokio::runtime::Runtime::new().map_err(|e| BenchError::Write {
         path: dir.to_path_buf(),

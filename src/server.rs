@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::generate::{self, GenerateOptions};
 use crate::pipeline::{self, PipelineConfig};
 use crate::sources;
+use crate::store::lockdown::Lockdown;
 use crate::store::{Store, StoreError};
 
 /// Start-up errors.
@@ -157,6 +158,17 @@ fn metrics_token(config: &Config) -> Result<Option<Arc<str>>, ServeError> {
     Ok(token.map(|t| Arc::from(t.as_str())))
 }
 
+/// What `serve` allows DuckDB: only the database's own directory, where backups are written
+/// (the file, its WAL and the spill directory are allowed by DuckDB itself), and the `[sql]`
+/// memory and thread limits.
+fn lockdown(store: &Store, config: &Config) -> Lockdown {
+    Lockdown {
+        allowed_directories: vec![crate::ops::backup::scratch_dir(store.path())],
+        memory_limit: config.sql.memory_limit.clone(),
+        threads: config.sql.threads,
+    }
+}
+
 /// Fills an empty database with generated demo activity ending today.
 fn fill_demo(store: &mut Store) -> Result<u64, ServeError> {
     let count: i64 = store
@@ -214,6 +226,9 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
         Some(Arc::new(keys(&store, &config, opts.demo)?))
     };
     let metrics_token = metrics_token(&config)?;
+    // From here on DuckDB refuses files outside the server's own directories, extensions and
+    // any change of its settings, whatever a query asks; only then are readers handed out.
+    store.lock_down(&lockdown(&store, &config))?;
     let reader = store.reader()?;
     // The receivers read their saved checkpoints (file offsets) through their own connection.
     let sources_db = store.reader()?;
@@ -235,6 +250,9 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
             licenses: config.licenses.seats,
             operator_version: config.licenses.operator_version.clone(),
         },
+        sql_permits: Arc::new(tokio::sync::Semaphore::new(
+            config.sql.max_concurrent.max(1),
+        )),
     };
     let addr = format!("{}:{}", config.server.bind, config.server.port);
     let listener = tokio::net::TcpListener::bind(&addr)

@@ -39,6 +39,8 @@ pub struct AppState {
     /// The bearer token `/metrics` requires, if any.
     pub metrics_token: Option<Arc<str>>,
     pub report_settings: ReportSettings,
+    /// Turns for `POST /api/v1/sql`: `[sql] max_concurrent` queries run at once.
+    pub sql_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {

@@ -1,16 +1,32 @@
-//! `POST /api/v1/sql`: ad-hoc read-only SQL with a row cap and a timeout.
+//! `POST /api/v1/sql`: ad-hoc read-only SQL for report writers, with a row cap, a timeout and a
+//! cap on concurrent queries.
 //!
-//! The guard uses DuckDB's own parser, not a keyword list: `json_serialize_sql` serializes only
-//! SELECT statements (and exactly one), so anything that writes or changes state
-//! (INSERT/UPDATE/DELETE/DROP/CREATE/ALTER/COPY/ATTACH/DETACH/INSTALL/LOAD/PRAGMA/SET/EXPORT,
-//! several statements) is refused by the parser's statement type. The parsed tree is then
-//! checked for escapes a SELECT can still make: table functions or replacement scans that read
-//! files or run SQL text, and functions that reveal the environment.
+//! Three layers, outermost first:
+//! - **The database is locked** ([`crate::store::lockdown`], applied by `serve` before any
+//!   reader exists): DuckDB refuses files outside the server's own directory, extension
+//!   installs and loads, and any change of its settings (`memory_limit`, `threads`, ...). This
+//!   holds even for a query the guard below lets through by mistake.
+//! - **The parse-tree guard** ([`guard`]): only one SELECT serializes through
+//!   `json_serialize_sql`, so every write, `PRAGMA`, `CALL`, `SET`, `ATTACH`, `INSTALL`/`LOAD`
+//!   and multi-statement text is refused by DuckDB's own parser. Then the tree is walked: table
+//!   functions must be on an allow-list, relations must be this database's tables/views or a
+//!   CTE in scope at that query level, `SHOW`/`DESCRIBE`/`SUMMARIZE` and functions that run SQL
+//!   text or reveal settings are refused. A refusal is 400 with a reason naming the construct.
+//! - **Limits**: at most `[sql] max_concurrent` queries run at once (a request that waits
+//!   longer than `timeout_ms` for a turn gets 429); a running query is interrupted after
+//!   `timeout_ms`, including while its Arrow batches are fetched (408), so the connection and
+//!   its threads are free for the next one. Out of memory (`[sql] memory_limit`) is a 400.
 
+pub mod guard;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use duckdb::Connection;
 use serde::Deserialize;
 use serde_json::Value;
@@ -18,168 +34,96 @@ use serde_json::Value;
 use super::{ApiError, AppState};
 use crate::store::query::{self, QueryResult};
 
-/// Functions a read-only query may not call: they read files or URLs, run SQL given as text,
-/// or expose the environment and configuration.
-const FORBIDDEN_FUNCTIONS: &[&str] = &[
-    "read_csv",
-    "read_csv_auto",
-    "read_json",
-    "read_json_auto",
-    "read_json_objects",
-    "read_json_objects_auto",
-    "read_ndjson",
-    "read_ndjson_auto",
-    "read_ndjson_objects",
-    "read_parquet",
-    "parquet_scan",
-    "parquet_metadata",
-    "parquet_schema",
-    "parquet_file_metadata",
-    "parquet_kv_metadata",
-    "read_text",
-    "read_blob",
-    "glob",
-    "sniff_csv",
-    "query",
-    "query_table",
-    "getenv",
-    "current_setting",
-    "duckdb_settings",
-    "duckdb_secrets",
-    "which_secret",
-    "duckdb_extensions",
-    "read_xlsx",
-    "iceberg_scan",
-    "delta_scan",
-    "sqlite_scan",
-    "postgres_scan",
-    "mysql_scan",
-];
-
 #[derive(Debug, Deserialize)]
 pub struct SqlRequest {
     pub query: String,
 }
 
-/// Why a query is refused, or `None` when it may run.
+/// Why a query is refused (a reason naming the construct), or `Ok` when it may run.
 pub fn check_read_only(conn: &Connection, sql: &str) -> Result<(), String> {
     let tree: String = conn
         .query_row("SELECT json_serialize_sql(?::VARCHAR)", [sql], |r| r.get(0))
         .map_err(|e| format!("cannot parse the query: {e}"))?;
     let tree: Value =
         serde_json::from_str(&tree).map_err(|e| format!("cannot read the parse tree: {e}"))?;
-    if tree.get("error").and_then(Value::as_bool) == Some(true) {
-        let msg = tree
-            .get("error_message")
-            .and_then(Value::as_str)
-            .unwrap_or("not a query");
-        return Err(format!("only a single read-only SELECT is allowed: {msg}"));
-    }
-    let statements = tree
-        .get("statements")
-        .and_then(Value::as_array)
-        .map(Vec::len)
-        .unwrap_or(0);
-    if statements != 1 {
-        return Err(format!(
-            "exactly one SELECT statement is allowed, got {statements}"
-        ));
-    }
-    let known = known_relations(conn).map_err(|e| e.to_string())?;
-    let mut ctes = Vec::new();
-    collect_ctes(&tree, &mut ctes);
-    walk(&tree, &known, &ctes)
+    let catalog = guard::Catalog::load(conn).map_err(|e| e.to_string())?;
+    guard::check(&tree, &catalog)
 }
 
-fn known_relations(conn: &Connection) -> Result<Vec<String>, duckdb::Error> {
-    let mut stmt = conn.prepare(
-        "SELECT lower(table_name) FROM information_schema.tables WHERE table_schema = 'main'",
-    )?;
-    let names = stmt
-        .query_map([], |r| r.get::<_, String>(0))?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(names)
+/// Interrupts the query on a connection when a deadline passes, unless stopped first.
+struct Watchdog {
+    done: mpsc::Sender<()>,
+    fired: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
 }
 
-fn collect_ctes(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::Object(m) => {
-            if let Some(Value::Object(cte)) = m.get("cte_map")
-                && let Some(Value::Array(entries)) = cte.get("map")
-            {
-                for e in entries {
-                    if let Some(k) = e.get("key").and_then(Value::as_str) {
-                        out.push(k.to_ascii_lowercase());
-                    }
-                }
+impl Watchdog {
+    fn start(conn: &Connection, timeout: Duration) -> Watchdog {
+        let handle = conn.interrupt_handle();
+        let (done, done_rx) = mpsc::channel::<()>();
+        let fired = Arc::new(AtomicBool::new(false));
+        let flag = fired.clone();
+        let thread = std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(timeout) {
+                flag.store(true, Ordering::SeqCst);
+                handle.interrupt();
             }
-            m.values().for_each(|c| collect_ctes(c, out));
+        });
+        Watchdog {
+            done,
+            fired,
+            thread,
         }
-        Value::Array(a) => a.iter().for_each(|c| collect_ctes(c, out)),
-        _ => {}
+    }
+
+    /// Stops the watchdog; true when it had already interrupted the query.
+    fn stop(self) -> bool {
+        let _ = self.done.send(());
+        let _ = self.thread.join();
+        self.fired.load(Ordering::SeqCst)
     }
 }
 
-fn walk(v: &Value, known: &[String], ctes: &[String]) -> Result<(), String> {
-    match v {
-        Value::Object(m) => {
-            if let Some(name) = m.get("function_name").and_then(Value::as_str) {
-                let lower = name.to_ascii_lowercase();
-                if FORBIDDEN_FUNCTIONS.contains(&lower.as_str()) || lower.starts_with("read_") {
-                    return Err(format!("function `{name}` is not allowed in read-only SQL"));
-                }
-            }
-            if m.get("type").and_then(Value::as_str) == Some("BASE_TABLE") {
-                let name = m
-                    .get("table_name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_ascii_lowercase();
-                let schema = m.get("schema_name").and_then(Value::as_str).unwrap_or("");
-                let catalog = m.get("catalog_name").and_then(Value::as_str).unwrap_or("");
-                let system = matches!(schema, "information_schema" | "pg_catalog");
-                let plain = catalog.is_empty() && (schema.is_empty() || schema == "main");
-                if !system && !(plain && (known.contains(&name) || ctes.contains(&name))) {
-                    return Err(format!("`{name}` is not a table of this database"));
-                }
-            }
-            m.values().try_for_each(|c| walk(c, known, ctes))
-        }
-        Value::Array(a) => a.iter().try_for_each(|c| walk(c, known, ctes)),
-        _ => Ok(()),
-    }
-}
-
-/// Runs a checked query with a row cap, interrupting it after `timeout`.
+/// Checks and runs a query with a row cap, interrupting it after `timeout`. The watchdog covers
+/// the check, the execution and the fetching of every batch: after an interrupt the result is
+/// discarded even if DuckDB returned part of it.
 pub fn run_read_only(
     conn: &Connection,
     sql: &str,
     max_rows: usize,
     timeout: Duration,
 ) -> Result<QueryResult, ApiError> {
-    check_read_only(conn, sql).map_err(ApiError::bad_request)?;
-    let handle = conn.interrupt_handle();
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let watchdog = std::thread::spawn(move || {
-        if done_rx.recv_timeout(timeout).is_err() {
-            handle.interrupt();
-            return true;
-        }
-        false
-    });
-    let result = query::run(conn, sql, max_rows);
-    let _ = done_tx.send(());
-    let timed_out = watchdog.join().unwrap_or(false);
-    match result {
-        Ok(r) => Ok(r),
-        Err(_) if timed_out => Err(ApiError::new(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
+    let watchdog = Watchdog::start(conn, timeout);
+    let checked = check_read_only(conn, sql);
+    let result = checked.map(|()| query::run(conn, sql, max_rows));
+    let timed_out = watchdog.stop();
+    if timed_out {
+        return Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
             format!(
-                "the query ran longer than {} ms and was stopped",
+                "the query ran longer than {} ms ([sql] timeout_ms) and was stopped",
                 timeout.as_millis()
             ),
-        )),
-        Err(e) => Err(ApiError::bad_request(e.to_string())),
+        ));
+    }
+    match result {
+        Err(reason) => Err(ApiError::bad_request(reason)),
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => Err(ApiError::bad_request(explain(&e.to_string()))),
+    }
+}
+
+/// DuckDB's message, with what to do about the limits the server sets.
+fn explain(message: &str) -> String {
+    if message.contains("Out of Memory") {
+        format!(
+            "the query needs more memory than the server allows ([sql] memory_limit); \
+             aggregate or filter more: {message}"
+        )
+    } else if message.contains("disabled by configuration") {
+        format!("the SQL endpoint cannot read or write files: {message}")
+    } else {
+        message.to_string()
     }
 }
 
@@ -190,8 +134,26 @@ pub async fn run(
 ) -> Result<Json<QueryResult>, ApiError> {
     let max_rows = state.config.sql.max_rows;
     let timeout = Duration::from_millis(state.config.sql.timeout_ms);
+    let permit = tokio::time::timeout(timeout, state.sql_permits.clone().acquire_owned())
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "{} SQL queries are already running ([sql] max_concurrent) and none finished \
+                     within {} ms; try again later",
+                    state.config.sql.max_concurrent,
+                    timeout.as_millis()
+                ),
+            )
+        })?
+        .map_err(|_| ApiError::internal("the SQL endpoint is shutting down"))?;
     let result = state
-        .read(move |c| run_read_only(c, &req.query, max_rows, timeout))
+        .read(move |c| {
+            // Held until the query has really stopped, even if the client went away.
+            let _permit = permit;
+            run_read_only(c, &req.query, max_rows, timeout)
+        })
         .await?;
     Ok(Json(result))
 }

@@ -113,13 +113,15 @@ fn remove_if_present(path: &Path) -> Result<(), OpsError> {
 
 /// A directory for a temporary snapshot of the database at `db`: beside it (the data volume,
 /// writable even under a read-only root filesystem), or the system's temporary directory for
-/// an in-memory database.
+/// an in-memory database. Absolute, because `serve` allows DuckDB this directory by path
+/// ([`crate::store::lockdown`]) and DuckDB compares paths as written.
 pub fn scratch_dir(db: &str) -> PathBuf {
-    match Path::new(db).parent() {
+    let dir = match Path::new(db).parent() {
         _ if db == ":memory:" => std::env::temp_dir(),
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
-    }
+    };
+    std::path::absolute(&dir).unwrap_or(dir)
 }
 
 #[cfg(test)]
@@ -154,7 +156,9 @@ mod tests {
     #[test]
     fn scratch_space_is_beside_the_database() {
         assert_eq!(scratch_dir("/data/mu.duckdb"), PathBuf::from("/data"));
-        assert_eq!(scratch_dir("mu.duckdb"), PathBuf::from("."));
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(scratch_dir("mu.duckdb"), std::path::absolute(".").unwrap());
+        assert!(scratch_dir("mu.duckdb").starts_with(cwd));
         assert_eq!(scratch_dir(":memory:"), std::env::temp_dir());
     }
 }

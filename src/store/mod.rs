@@ -1,6 +1,7 @@
 //! store: the DuckDB database. Opening and migrating it, the single writer that appends
 //! event batches (skipping events already stored) together with rejects and the source's
-//! checkpoint in one transaction, and read-only query helpers.
+//! checkpoint in one transaction, read-only query helpers, and the lockdown `serve` applies
+//! to the instance before handing out reader connections ([`lockdown`]).
 //!
 //! Idempotency without a primary-key index: an event's id is a hash that includes its
 //! timestamp, so a duplicate can only sit among stored events with the same timestamp. The
@@ -8,6 +9,7 @@
 //! DuckDB prunes with its per-row-group min/max (zone maps). That keeps appends cheap on a
 //! large table and memory flat, where an ART index over billions of ids would not.
 
+pub mod lockdown;
 pub mod query;
 
 use std::collections::HashSet;
@@ -56,6 +58,8 @@ pub enum StoreError {
     Db(#[from] duckdb::Error),
     #[error("cannot build an Arrow batch: {0}")]
     Arrow(#[from] duckdb::arrow::error::ArrowError),
+    #[error("cannot lock the database down for serve (check [sql] memory_limit and threads): {0}")]
+    Lockdown(String),
 }
 
 /// A record that could not be turned into an event, with why and where.
@@ -187,6 +191,12 @@ impl Store {
             .collect::<Result<_, _>>()?;
         self.conn.execute_batch(&render_views(VIEWS, &settings))?;
         Ok(())
+    }
+
+    /// Locks the DuckDB instance down (see [`lockdown`]): call after migrations and view
+    /// refreshes, before any reader connection is made. Irreversible for this process.
+    pub fn lock_down(&self, lockdown: &lockdown::Lockdown) -> Result<(), StoreError> {
+        lockdown::apply(&self.conn, lockdown)
     }
 
     /// A second connection to the same database, for readers.
