@@ -84,6 +84,9 @@ pub struct JiraConfig {
     pub webhook_secret: Secret,
     /// The header that carries `webhook_secret`.
     pub webhook_secret_header: String,
+    /// PEM bundle of CAs trusted for an `https://` webhook besides the system roots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Longest a push may take, in milliseconds (a timeout counts as a failure and is retried).
     pub timeout_ms: u64,
     /// Delay before the first retry, in milliseconds; it doubles each attempt, with jitter.
@@ -113,6 +116,7 @@ impl Default for JiraConfig {
             webhook_url: String::new(),
             webhook_secret: Secret::default(),
             webhook_secret_header: "X-Webhook-Secret".into(),
+            ca_file: None,
             timeout_ms: 10_000,
             retry_initial_ms: 1_000,
             retry_max_ms: 600_000,

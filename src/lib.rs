@@ -22,6 +22,7 @@
 //! - [`bench_load`]: the receivers' load benchmark over loopback (`bench load`).
 //! - [`ops`]: retention, day-partitioned export and consistent backups.
 //! - [`telemetry`]: the service's own logs, and traces and metrics over OTLP.
+//! - [`tls`]: `[server.tls]` for the HTTP port and the OTLP receivers, reloaded on change.
 
 pub mod analytics;
 pub mod api;
@@ -42,3 +43,4 @@ pub mod server;
 pub mod sources;
 pub mod store;
 pub mod telemetry;
+pub mod tls;

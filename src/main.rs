@@ -276,6 +276,8 @@ struct SqlArgs {
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // One rustls provider for every TLS use (listeners, the Jira webhook, OTLP export).
+    mirrord_usage::tls::install_provider();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

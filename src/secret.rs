@@ -73,8 +73,52 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
+/// Why a bearer token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BearerRefusal {
+    /// No `Authorization: Bearer` value.
+    Missing,
+    /// A token that is not the expected one.
+    Wrong,
+}
+
+/// Checks an `Authorization` value against `expected` (no check when `None`).
+pub fn check_bearer(
+    authorization: Option<&str>,
+    expected: Option<&str>,
+) -> Result<(), BearerRefusal> {
+    let Some(expected) = expected else {
+        return Ok(());
+    };
+    let token = authorization
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim());
+    match token {
+        None => Err(BearerRefusal::Missing),
+        Some(t) if constant_time_eq(t.as_bytes(), expected.as_bytes()) => Ok(()),
+        Some(_) => Err(BearerRefusal::Wrong),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn bearer_tokens() {
+        use super::{BearerRefusal, check_bearer};
+        assert_eq!(check_bearer(None, None), Ok(()));
+        assert_eq!(check_bearer(None, Some("t")), Err(BearerRefusal::Missing));
+        assert_eq!(
+            check_bearer(Some("Basic t"), Some("t")),
+            Err(BearerRefusal::Missing)
+        );
+        assert_eq!(
+            check_bearer(Some("Bearer x"), Some("t")),
+            Err(BearerRefusal::Wrong)
+        );
+        assert_eq!(check_bearer(Some("bearer t"), Some("t")), Ok(()));
+    }
+
     #[test]
     fn constant_time_eq_compares_exactly() {
         use super::constant_time_eq as eq;

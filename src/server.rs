@@ -34,6 +34,8 @@ pub enum ServeError {
     },
     #[error(transparent)]
     Secret(#[from] crate::secret::SecretFileError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("{0}")]
     Other(String),
 }
@@ -284,8 +286,14 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
     print_port_map(&local, &config, &receivers);
     let app = api::router(state);
     let dashboard_port = dashboard_listener(&config, local.port()).await?;
+    let http_tls = config
+        .server
+        .tls
+        .as_ref()
+        .map(|t| crate::tls::acceptor(t, &[b"h2", b"http/1.1"]))
+        .transpose()?;
     if let Some(listener) = dashboard_port {
-        let (app, mut rx) = (app.clone(), shutdown_rx.clone());
+        let (app, mut rx, tls) = (app.clone(), shutdown_rx.clone(), http_tls.clone());
         if let Ok(addr) = listener.local_addr() {
             println!("  dashboard {addr}  the dashboard and its API again ([dashboard] port)");
         }
@@ -293,13 +301,11 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
             let stop = async move {
                 let _ = rx.wait_for(|stop| *stop).await;
             };
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
-                .await;
+            let _ = crate::tls::serve_http(listener, tls, app, stop).await;
         });
     }
     let mut rx = shutdown_rx.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = crate::tls::serve_http(listener, http_tls, app, async move {
         let _ = rx.wait_for(|stop| *stop).await;
     });
     tokio::spawn(async move {
@@ -344,8 +350,13 @@ async fn dashboard_listener(
 
 fn print_port_map(local: &SocketAddr, config: &Config, receivers: &[sources::Running]) {
     println!("mirrord-usage {} listening:", env!("CARGO_PKG_VERSION"));
+    let scheme = if config.server.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     println!(
-        "  http      {local}  dashboard /, API /api/v1, /metrics, HTTP JSON ingest /api/v1/ingest"
+        "  {scheme:<9} {local}  dashboard /, API /api/v1, /metrics, HTTP JSON ingest /api/v1/ingest"
     );
     for r in receivers {
         println!("  {:<9} {}", r.name, r.address);

@@ -54,11 +54,11 @@ impl Webhook {
         }
         let url = reqwest::Url::parse(config.webhook_url.trim())
             .map_err(|e| config_error("webhook_url", format!("not a URL: {e}")))?;
-        // This build's HTTP client has no TLS. Say so now rather than fail every push.
-        if url.scheme() != "http" {
-            let message = "only http:// is supported (this build has no TLS); send pushes through a local \
-                           TLS-originating proxy or sidecar that forwards to the https:// webtrigger";
-            return Err(config_error("webhook_url", message));
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(config_error(
+                "webhook_url",
+                "must be an http:// or https:// URL",
+            ));
         }
         let secret = if config.webhook_secret.0.is_empty() {
             None
@@ -70,7 +70,23 @@ impl Webhook {
             value.set_sensitive(true);
             Some((name, value))
         };
-        let client = reqwest::Client::builder()
+        crate::tls::install_provider();
+        let mut builder = reqwest::Client::builder().tls_backend_rustls();
+        if let Some(path) = &config.ca_file {
+            let pem = std::fs::read(path).map_err(|e| {
+                config_error("ca_file", format!("cannot read {}: {e}", path.display()))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| config_error("ca_file", format!("{}: {e}", path.display())))?;
+            if certs.is_empty() {
+                return Err(config_error(
+                    "ca_file",
+                    format!("{} holds no PEM certificate", path.display()),
+                ));
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        let client = builder
             .timeout(Duration::from_millis(config.timeout_ms.max(1)))
             .user_agent(concat!("mirrord-usage/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -307,7 +323,7 @@ mod tests {
     }
 
     #[test]
-    fn https_and_bad_headers_are_refused_at_start() {
+    fn bad_schemes_ca_files_and_headers_are_refused_at_start() {
         let c = |url: &str, header: &str| JiraConfig {
             webhook_url: url.into(),
             webhook_secret: super::super::Secret("s".into()),
@@ -320,10 +336,27 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
-        let tls = Webhook::new(&c("https://x.example/hook", "X-S"))
+        assert!(
+            Webhook::new(&c("https://x.example/hook", "X-S"))
+                .unwrap()
+                .is_some()
+        );
+        let ftp = Webhook::new(&c("ftp://x.example/hook", "X-S"))
             .unwrap_err()
             .to_string();
-        assert!(tls.contains("webhook_url") && tls.contains("TLS"), "{tls}");
+        assert!(
+            ftp.contains("webhook_url") && ftp.contains("https://"),
+            "{ftp}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("ca.pem");
+        std::fs::write(&empty, "no certificates here").unwrap();
+        let with_ca = JiraConfig {
+            ca_file: Some(empty),
+            ..c("https://x.example/hook", "X-S")
+        };
+        let err = Webhook::new(&with_ca).unwrap_err().to_string();
+        assert!(err.contains("ca_file") && err.contains("ca.pem"), "{err}");
         assert!(Webhook::new(&c("http://x/", "bad header")).is_err());
     }
 }

@@ -50,6 +50,8 @@ pub enum SourceError {
     Checkpoints(#[from] duckdb::Error),
     #[error(transparent)]
     Secret(#[from] crate::secret::SecretFileError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// The receivers' section with every `*_file` secret read into its value, so each receiver
@@ -93,12 +95,21 @@ pub async fn start_all(
     db: duckdb::Connection,
 ) -> Result<Vec<Running>, SourceError> {
     let receivers = &resolve_secrets(&config.receivers)?;
+    let tls = |alpn: &[&[u8]]| {
+        config
+            .server
+            .tls
+            .as_ref()
+            .map(|t| crate::tls::acceptor(t, alpn))
+            .transpose()
+    };
     let mut running = Vec::new();
     if !receivers.otlp_grpc.is_empty() {
         let listener = bind("otlp_grpc", &receivers.otlp_grpc).await?;
         running.push(otlp_grpc::start(
             listener,
             receivers,
+            tls(&[b"h2"])?,
             pipeline.clone(),
             shutdown.clone(),
         ));
@@ -108,6 +119,7 @@ pub async fn start_all(
         running.push(otlp_http::start(
             listener,
             receivers,
+            tls(&[b"h2", b"http/1.1"])?,
             pipeline.clone(),
             shutdown.clone(),
         ));

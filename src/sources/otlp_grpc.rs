@@ -16,6 +16,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::codec::CompressionEncoding;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Code, Request, Response, Status};
 
@@ -74,6 +75,7 @@ fn refusal_status(refusal: Refusal) -> Status {
 pub fn start(
     listener: TcpListener,
     config: &ReceiversConfig,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     pipeline: PipelineHandle,
     shutdown: watch::Receiver<bool>,
 ) -> Running {
@@ -83,21 +85,59 @@ pub fn start(
         .accept_compressed(CompressionEncoding::Deflate)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(config.max_body_bytes);
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let token = config.bearer_token.get().map(std::sync::Arc::<str>::from);
+    let described = format!(
+        "{address}  OTLP/gRPC logs{}{}",
+        if tls.is_some() { " (TLS)" } else { "" },
+        if token.is_some() {
+            " (bearer token)"
+        } else {
+            ""
+        }
+    );
+    let service = InterceptedService::new(service, move |req: Request<()>| {
+        authorize(&req, token.as_deref())?;
+        Ok(req)
+    });
     let task = tokio::spawn(async move {
-        let served = tonic::transport::Server::builder()
-            .add_service(service)
-            .serve_with_incoming_shutdown(incoming, stopped(shutdown))
-            .await;
+        let server = tonic::transport::Server::builder().add_service(service);
+        let served = match tls {
+            None => {
+                let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+                server
+                    .serve_with_incoming_shutdown(incoming, stopped(shutdown))
+                    .await
+            }
+            Some(acceptor) => {
+                let incoming = crate::tls::incoming(listener, acceptor);
+                server
+                    .serve_with_incoming_shutdown(incoming, stopped(shutdown))
+                    .await
+            }
+        };
         if let Err(e) = served {
             tracing::error!(error = %e, "the OTLP/gRPC receiver stopped");
         }
     });
     Running {
         name: "otlp-grpc",
-        address: format!("{address}  OTLP/gRPC logs"),
+        address: described,
         task,
     }
+}
+
+/// The `authorization: Bearer` metadata check of `[receivers] bearer_token`.
+fn authorize(req: &Request<()>, token: Option<&str>) -> Result<(), Status> {
+    let given = req
+        .metadata()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    crate::secret::check_bearer(given, token).map_err(|refusal| match refusal {
+        crate::secret::BearerRefusal::Missing => {
+            Status::unauthenticated("missing authorization: Bearer <[receivers] bearer_token>")
+        }
+        crate::secret::BearerRefusal::Wrong => Status::permission_denied("wrong bearer token"),
+    })
 }
 
 #[cfg(test)]

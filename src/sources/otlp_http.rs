@@ -43,6 +43,8 @@ const UNAVAILABLE: i32 = 14;
 struct HttpState {
     pipeline: PipelineHandle,
     max_body_bytes: usize,
+    /// `[receivers] bearer_token`, when set.
+    bearer_token: Option<std::sync::Arc<str>>,
 }
 
 /// The body encoding a request used, and so the reply's.
@@ -138,6 +140,20 @@ async fn export(
         return Failure::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, message)
             .into_response(Encoding::Json);
     };
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match crate::secret::check_bearer(authorization, state.bearer_token.as_deref()) {
+        Ok(()) => {}
+        Err(crate::secret::BearerRefusal::Missing) => {
+            let message = "missing Authorization: Bearer <[receivers] bearer_token>";
+            return Failure::new(StatusCode::UNAUTHORIZED, message).into_response(encoding);
+        }
+        Err(crate::secret::BearerRefusal::Wrong) => {
+            return Failure::new(StatusCode::FORBIDDEN, "wrong bearer token")
+                .into_response(encoding);
+        }
+    }
     match receive(&state, &headers, body, encoding).await {
         Ok(reply) => {
             let mut response = (StatusCode::OK, reply).into_response();
@@ -204,29 +220,35 @@ fn parse(body: &[u8], encoding: Encoding) -> Result<SubmissionSink, Failure> {
 pub fn start(
     listener: TcpListener,
     config: &ReceiversConfig,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     pipeline: PipelineHandle,
     shutdown: watch::Receiver<bool>,
 ) -> Running {
     let address = local_address(&listener, &config.otlp_http);
+    let scheme = if tls.is_some() { ", TLS" } else { "" };
+    let auth = if config.bearer_token.get().is_some() {
+        ", bearer token"
+    } else {
+        ""
+    };
     let state = HttpState {
         pipeline,
         max_body_bytes: config.max_body_bytes,
+        bearer_token: config.bearer_token.get().map(std::sync::Arc::from),
     };
     let app = Router::new()
         .route("/v1/logs", post(export))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .with_state(state);
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(stopped(shutdown))
-            .await;
+        let served = crate::tls::serve_http(listener, tls, app, stopped(shutdown)).await;
         if let Err(e) = served {
             tracing::error!(error = %e, "the OTLP/HTTP receiver stopped");
         }
     });
     Running {
         name: "otlp-http",
-        address: format!("{address}  OTLP/HTTP POST /v1/logs (protobuf, JSON)"),
+        address: format!("{address}  OTLP/HTTP POST /v1/logs (protobuf, JSON{scheme}{auth})"),
         task,
     }
 }

@@ -9,6 +9,9 @@ exporter is wrapped only to record each export's result, so the script can fail 
 
 Usage:
     otlp_send.py --protocol grpc|http --endpoint URL --records FILE [--gzip] [--batch N]
+                 [--ca CA.pem] [--header NAME=VALUE ...]
+--ca verifies the receiver's TLS certificate against CA.pem (gRPC over TLS; for HTTP use an
+https:// endpoint); --header adds a header / gRPC metadata entry (e.g. authorization=Bearer T).
 Prints {"exports": N, "failures": N, "records": N} and exits 1 if any export failed.
 """
 
@@ -32,7 +35,7 @@ def exporter_class(protocol):
     return OTLPLogExporter
 
 
-def make_exporter(protocol, endpoint, gzip, results):
+def make_exporter(protocol, endpoint, gzip, results, ca=None, headers=None):
     base = exporter_class(protocol)
 
     class Recorded(base):
@@ -42,16 +45,26 @@ def make_exporter(protocol, endpoint, gzip, results):
             return result
 
     kwargs = {"endpoint": endpoint, "timeout": 30}
+    if headers:
+        kwargs["headers"] = headers
     if protocol == "grpc":
         import grpc
 
-        kwargs["insecure"] = True
+        if ca:
+            with open(ca, "rb") as f:
+                kwargs["credentials"] = grpc.ssl_channel_credentials(root_certificates=f.read())
+            kwargs["insecure"] = False
+        else:
+            kwargs["insecure"] = True
         if gzip:
             kwargs["compression"] = grpc.Compression.Gzip
-    elif gzip:
-        from opentelemetry.exporter.otlp.proto.http import Compression
+    else:
+        if ca:
+            kwargs["certificate_file"] = ca
+        if gzip:
+            from opentelemetry.exporter.otlp.proto.http import Compression
 
-        kwargs["compression"] = Compression.Gzip
+            kwargs["compression"] = Compression.Gzip
     return Recorded(**kwargs)
 
 
@@ -62,7 +75,10 @@ def main():
     parser.add_argument("--records", required=True)
     parser.add_argument("--gzip", action="store_true")
     parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--ca")
+    parser.add_argument("--header", action="append", default=[])
     args = parser.parse_args()
+    headers = dict(h.split("=", 1) for h in args.header)
 
     with open(args.records) as f:
         records = json.load(f)
@@ -76,7 +92,7 @@ def main():
     )
     results = []
     provider = LoggerProvider(resource=resource)
-    exporter = make_exporter(args.protocol, args.endpoint, args.gzip, results)
+    exporter = make_exporter(args.protocol, args.endpoint, args.gzip, results, args.ca, headers)
     provider.add_log_record_processor(
         BatchLogRecordProcessor(exporter, max_export_batch_size=args.batch, schedule_delay_millis=50)
     )
