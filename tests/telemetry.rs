@@ -277,6 +277,7 @@ impl Serve {
             port,
             output,
         };
+        mirrord_usage::tls::install_provider();
         serve.wait_until("healthy", || {
             reqwest::blocking::get(serve.url("/healthz")).is_ok_and(|r| r.status().is_success())
         });
@@ -354,6 +355,7 @@ fn operator_lines(prefix: &str, sessions: usize, trace: Option<&str>) -> String 
 }
 
 fn client() -> reqwest::blocking::Client {
+    mirrord_usage::tls::install_provider();
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()

@@ -62,6 +62,8 @@ pub struct Server {
 impl Server {
     /// Starts a server on `dir/x.duckdb` with receivers on fresh ports and `extra` config.
     pub fn start(dir: &Path, extra: &str) -> Server {
+        // The HTTP client's TLS backend needs the process's rustls provider, as in the binary.
+        mirrord_usage::tls::install_provider();
         let mut server = Server {
             child: None,
             dir: dir.to_path_buf(),

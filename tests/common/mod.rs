@@ -38,6 +38,8 @@ pub struct Server {
 impl Server {
     /// Starts `serve` on a free port with `extra` arguments and waits for `/healthz`.
     pub fn start(db: &Path, extra: &[&str]) -> Server {
+        // The HTTP client's TLS backend needs the process's rustls provider, as in the binary.
+        mirrord_usage::tls::install_provider();
         let port = free_port();
         let mut child = Command::new(bin())
             .arg("--db")
@@ -111,6 +113,7 @@ impl Server {
     }
 
     pub fn client() -> reqwest::blocking::Client {
+        mirrord_usage::tls::install_provider();
         reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(120))
             .build()
