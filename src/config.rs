@@ -82,6 +82,16 @@ pub struct TlsConfig {
     pub key: PathBuf,
 }
 
+impl TlsConfig {
+    /// The files, as the TLS module takes them.
+    pub fn files(&self) -> crate::tls::CertFiles {
+        crate::tls::CertFiles {
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+        }
+    }
+}
+
 /// `[api]`: the keys of the HTTP API, one per role (see `docs/security.md`).
 ///
 /// - the **viewer** key (`license_key`, sent as `x-license-key` like the vendor's reports API):

@@ -290,7 +290,7 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
         .server
         .tls
         .as_ref()
-        .map(|t| crate::tls::acceptor(t, &[b"h2", b"http/1.1"]))
+        .map(|t| crate::tls::acceptor(&t.files(), &[b"h2", b"http/1.1"]))
         .transpose()?;
     if let Some(listener) = dashboard_port {
         let (app, mut rx, tls) = (app.clone(), shutdown_rx.clone(), http_tls.clone());

@@ -21,8 +21,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use crate::config::TlsConfig;
-
 /// Longest a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the certificate files are looked at for a change (on handshakes).
@@ -43,6 +41,14 @@ pub enum TlsError {
     },
 }
 
+/// Where the PEM certificate chain and key are (`[server.tls] cert` and `key`). Kept here, not
+/// taken from the config module, so this module depends on nothing of the crate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
 /// Installs ring as the process's rustls provider (once; later calls do nothing). The HTTP
 /// clients (Jira webhook, OTLP export) use it too.
 pub fn install_provider() {
@@ -54,7 +60,7 @@ fn modified(path: &Path) -> Option<SystemTime> {
 }
 
 /// Reads the PEM chain and key into a signing key for rustls.
-fn load(config: &TlsConfig) -> Result<Arc<CertifiedKey>, TlsError> {
+fn load(config: &CertFiles) -> Result<Arc<CertifiedKey>, TlsError> {
     let cert_err = |reason: String| TlsError::Cert {
         path: config.cert.clone(),
         reason,
@@ -89,7 +95,7 @@ struct Loaded {
 
 /// A certificate resolver that re-reads the files when they change.
 pub struct ReloadingCert {
-    config: TlsConfig,
+    config: CertFiles,
     loaded: Mutex<Loaded>,
 }
 
@@ -101,7 +107,7 @@ impl std::fmt::Debug for ReloadingCert {
 
 impl ReloadingCert {
     /// Reads the files now; an error here stops the start-up.
-    pub fn new(config: &TlsConfig) -> Result<ReloadingCert, TlsError> {
+    pub fn new(config: &CertFiles) -> Result<ReloadingCert, TlsError> {
         let key = load(config)?;
         Ok(ReloadingCert {
             config: config.clone(),
@@ -141,7 +147,7 @@ impl ResolvesServerCert for ReloadingCert {
 }
 
 /// A TLS acceptor for `config` offering `alpn` (e.g. `h2`, `http/1.1`).
-pub fn acceptor(config: &TlsConfig, alpn: &[&[u8]]) -> Result<TlsAcceptor, TlsError> {
+pub fn acceptor(config: &CertFiles, alpn: &[&[u8]]) -> Result<TlsAcceptor, TlsError> {
     install_provider();
     let resolver = Arc::new(ReloadingCert::new(config)?);
     let mut server = rustls::ServerConfig::builder_with_provider(Arc::new(
@@ -266,7 +272,7 @@ mod tests {
     #[test]
     fn missing_and_mismatched_files_are_named() {
         let dir = tempfile::tempdir().unwrap();
-        let config = TlsConfig {
+        let config = CertFiles {
             cert: dir.path().join("nope.crt"),
             key: dir.path().join("nope.key"),
         };

@@ -303,7 +303,7 @@ fn https_api_otlp_over_tls_with_the_bearer_token_and_a_certificate_renewed_while
 
 /// A local https receiver for the webhook: counts POSTs to `/hook`.
 fn https_receiver(pki: &Pki, dir: &Path) -> (u16, Arc<AtomicUsize>) {
-    let config = mirrord_usage::config::TlsConfig {
+    let config = mirrord_usage::tls::CertFiles {
         cert: write(dir, "hook.crt", &pki.cert_pem),
         key: write(dir, "hook.key", &pki.key_pem),
     };

@@ -100,7 +100,7 @@ pub async fn start_all(
             .server
             .tls
             .as_ref()
-            .map(|t| crate::tls::acceptor(t, alpn))
+            .map(|t| crate::tls::acceptor(&t.files(), alpn))
             .transpose()
     };
     let mut running = Vec::new();
