@@ -62,8 +62,8 @@ struct RemoteArgs {
     /// database file, which a running serve holds.
     #[arg(long, env = "MIRRORD_USAGE_SERVER")]
     server: Option<String>,
-    /// The API key (x-license-key) of that server.
-    #[arg(long, env = "MIRRORD_USAGE_LICENSE_KEY", hide_env_values = true)]
+    /// The admin key of that server (backup and retention are admin routes).
+    #[arg(long, env = "MIRRORD_USAGE_ADMIN_KEY", hide_env_values = true)]
     key: Option<String>,
 }
 
@@ -515,7 +515,7 @@ struct JiraStatusArgs {
     /// database, instead of opening the file.
     #[arg(long, env = "MIRRORD_USAGE_SERVER")]
     server: Option<String>,
-    /// The API key (x-license-key) of that server.
+    /// The viewer (or admin) key of that server.
     #[arg(long, env = "MIRRORD_USAGE_LICENSE_KEY", hide_env_values = true)]
     key: Option<String>,
     /// Print the status as JSON.

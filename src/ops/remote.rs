@@ -63,7 +63,7 @@ impl Remote {
             .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
             .unwrap_or(body);
         let hint = if status.as_u16() == 401 || status.as_u16() == 403 {
-            " (pass the API key with --key)"
+            " (pass the key with --key: the admin key for backup and retention, the viewer key for jira status)"
         } else {
             ""
         };
