@@ -435,3 +435,55 @@ fn dashboard_port_serves_the_dashboard_and_its_api_too() {
     assert_eq!(api.status().as_u16(), 200, "the API the dashboard reads");
     drop(server);
 }
+
+/// The flattened tracing sample carries two `target` keys (the module path, then the mirrord
+/// target). Sent over HTTP as a JSON array, as NDJSON and one object at a time after the same
+/// file was ingested from disk, it must be the same 6 events, so nothing new is stored.
+#[test]
+fn the_flattened_sample_by_file_then_http_array_ndjson_and_objects_is_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.duckdb");
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/tracing-flat.log");
+    let out = std::process::Command::new(common::bin())
+        .arg("--db")
+        .arg(&db)
+        .arg("ingest")
+        .arg(&sample)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = Server::start(&db, &["--no-receivers"]);
+    let text = std::fs::read_to_string(&sample).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let array = format!("[{}]", lines.join(","));
+    let post = |body: String, content_type: &str| -> Value {
+        let r = Server::client()
+            .post(server.url("/api/v1/ingest"))
+            .header("x-license-key", ADMIN_KEY)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        r.json().unwrap()
+    };
+    let mut bodies = vec![
+        (array, "application/json"),
+        (lines.join("\n"), "application/x-ndjson"),
+    ];
+    bodies.extend(lines.iter().map(|l| (l.to_string(), "application/json")));
+    let mut duplicates = 0;
+    for (body, content_type) in bodies {
+        let reply = post(body, content_type);
+        assert_eq!(reply["stored"], 0, "nothing new: {reply}");
+        duplicates += reply["duplicates"].as_i64().unwrap();
+    }
+    // 6 functional events (the license line is not one), three times over.
+    assert_eq!(duplicates, 18);
+    let (_, rows) = server.sql("select count(*) from events");
+    assert_eq!(rows["rows"][0][0], 6, "{rows}");
+}

@@ -17,7 +17,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::{ApiError, AppState};
 use crate::parse::{InputFormat, LineParser, Sink};
@@ -97,11 +97,14 @@ pub fn parse_body(body: &[u8], sink: &mut SubmissionSink) {
     let mut parser = LineParser::new(InputFormat::Auto);
     let trimmed = body.trim_ascii();
     if trimmed.starts_with(b"[") {
-        match serde_json::from_slice::<Vec<Value>>(trimmed) {
+        // Each element is handed over as the bytes it arrived as, never re-serialized: a
+        // `Value` would keep only the last of two duplicate keys (the flattened tracing
+        // record's two `target`s) and give the event another id than the same line from a file.
+        match serde_json::from_slice::<Vec<&RawValue>>(trimmed) {
             Ok(records) => {
                 for r in records {
                     sink.next_record();
-                    parser.feed(r.to_string().as_bytes(), sink);
+                    parser.feed(r.get().as_bytes(), sink);
                 }
             }
             Err(e) => {
@@ -109,9 +112,9 @@ pub fn parse_body(body: &[u8], sink: &mut SubmissionSink) {
                 sink.reject(format!("invalid JSON array: {e}"), trimmed);
             }
         }
-    } else if let Some(record) = single_multiline_object(trimmed) {
+    } else if is_single_multiline_object(trimmed) {
         sink.next_record();
-        parser.feed(record.to_string().as_bytes(), sink);
+        parser.feed(trimmed, sink);
     } else {
         for line in trimmed.split(|&b| b == b'\n') {
             if line.trim_ascii().is_empty() {
@@ -126,13 +129,10 @@ pub fn parse_body(body: &[u8], sink: &mut SubmissionSink) {
 
 /// A body that is one pretty-printed JSON object (as `curl -d @file.json` sends it), which
 /// line splitting would break apart.
-fn single_multiline_object(body: &[u8]) -> Option<Value> {
-    if !body.starts_with(b"{") || !body.contains(&b'\n') {
-        return None;
-    }
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .filter(Value::is_object)
+fn is_single_multiline_object(body: &[u8]) -> bool {
+    body.starts_with(b"{")
+        && body.contains(&b'\n')
+        && serde_json::from_slice::<&RawValue>(body).is_ok()
 }
 
 /// Whether the body is MessagePack (fluent-bit's `http` output without `Format json`).
@@ -229,7 +229,8 @@ mod tests {
             2
         );
         let pretty =
-            serde_json::to_string_pretty(&serde_json::from_str::<Value>(LINE).unwrap()).unwrap();
+            serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(LINE).unwrap())
+                .unwrap();
         assert_eq!(parse(&pretty).submission.events.len(), 1);
     }
 
