@@ -83,7 +83,7 @@ pub fn write_ndjson(path: &Path, events: usize, seed: u64) -> Result<usize, Benc
 
 /// Ingests `file` into a fresh database at `db` with our pipeline.
 pub fn measure_ours(file: &Path, db: &str) -> Result<Measurement, BenchError> {
-    let mut store = Store::open(db)?;
+    let mut store = crate::database::open(db)?;
     reset_peak_rss();
     let start = Instant::now();
     let opts = IngestOptions {
@@ -104,7 +104,7 @@ pub fn measure_ours(file: &Path, db: &str) -> Result<Measurement, BenchError> {
 
 /// Loads `file` with DuckDB's `read_json` into a table with the `events` columns.
 pub fn measure_duckdb(file: &Path, db: &str) -> Result<Measurement, BenchError> {
-    let store = Store::open(db)?;
+    let store = crate::database::open(db)?;
     let conn = store.connection();
     let sql = include_str!("bench_read_json.sql")
         .replace("$FILE", &file.display().to_string().replace('\'', "''"));
@@ -178,7 +178,7 @@ fn percentile(samples: &mut [f64], p: f64) -> f64 {
 /// Loads `events` generated events (about a tenth as many sessions) straight into a fresh
 /// database at `db`, skipping text parsing: this benchmark measures queries, not ingest.
 pub fn load_generated(db: &str, events: usize, seed: u64) -> Result<Store, BenchError> {
-    let mut store = Store::open(db)?;
+    let mut store = crate::database::open(db)?;
     let today = chrono::Utc::now().date_naive();
     let opts = GenerateOptions {
         users: 2000,

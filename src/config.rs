@@ -173,6 +173,16 @@ pub struct ReceiversConfig {
     pub bearer_token_file: Option<PathBuf>,
     /// Largest accepted request body after decompression, in bytes.
     pub max_body_bytes: usize,
+    /// Most records one request may carry: OTLP log records, Forward chunk entries, HTTP JSON
+    /// records (array elements or lines). Counted on the wire before decoding.
+    pub max_records_per_request: usize,
+    /// Most nested values one request may carry (attributes, array and map items, JSON
+    /// objects, MessagePack values), so a small body can't decode into millions of structs.
+    pub max_items_per_request: usize,
+    /// Forward: a connection that sends nothing for this many seconds is closed.
+    pub forward_idle_timeout_seconds: u64,
+    /// Forward: most connections open at once; one more is closed at accept, with a log line.
+    pub forward_max_connections: usize,
 }
 
 impl Default for ReceiversConfig {
@@ -186,6 +196,10 @@ impl Default for ReceiversConfig {
             bearer_token: Secret::default(),
             bearer_token_file: None,
             max_body_bytes: 64 << 20,
+            max_records_per_request: 100_000,
+            max_items_per_request: 2_000_000,
+            forward_idle_timeout_seconds: 300,
+            forward_max_connections: 1024,
         }
     }
 }
@@ -220,20 +234,24 @@ impl Default for TailConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct PipelineSection {
-    /// Commit once this many events are gathered.
+    /// Most events one commit gathers (group commit: whatever is queued, up to this).
     pub batch_size: usize,
-    /// Commit at least this often while events wait, in milliseconds.
+    /// How long the writer lingers for more before committing, in milliseconds; 0 commits
+    /// as soon as nothing more is queued.
     pub flush_interval_ms: u64,
     /// Submissions that may queue before senders are pushed back (HTTP 429 and the like).
     pub queue_capacity: usize,
+    /// Rows (events and rejects) that may queue before senders are pushed back.
+    pub queue_rows: usize,
 }
 
 impl Default for PipelineSection {
     fn default() -> Self {
         PipelineSection {
             batch_size: 10_000,
-            flush_interval_ms: 500,
+            flush_interval_ms: 0,
             queue_capacity: 256,
+            queue_rows: 500_000,
         }
     }
 }

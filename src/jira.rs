@@ -22,19 +22,27 @@
 //! - [`outbox`]: the durable `jira_outbox` table: enqueue on close (inside the store's commit),
 //!   the abandoned sweep, state changes and the status report.
 //! - [`delivery`]: the `serve` task that POSTs due pushes with backoff and an idempotency key.
-//! - [`panel`] and [`routes`]: the embeddable HTML panel and the HTTP handlers.
+//! - [`panel`]: the embeddable HTML panel (its HTTP handlers live in `api::jira`).
 
 pub mod delivery;
 pub mod outbox;
 pub mod panel;
-pub mod routes;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use duckdb::{Connection, params};
 use serde::{Deserialize, Serialize};
 
 /// The `resolve_jira_key` macro the `sessions` view calls; created before the views.
-pub const RESOLVE_KEY_SQL: &str = include_str!("jira/resolve_key.sql");
+const RESOLVE_KEY_SQL: &str = include_str!("jira/resolve_key.sql");
+
+/// The store's `define` step: (re)creates `resolve_jira_key`, which the session views call,
+/// so it is registered before them (see `crate::database`).
+pub fn define_key_macro(
+    conn: &Connection,
+    _settings: &crate::store::Settings,
+) -> Result<(), duckdb::Error> {
+    conn.execute_batch(RESOLVE_KEY_SQL)
+}
 
 const SETTINGS_SQL: &str = include_str!("jira/settings.sql");
 
@@ -310,7 +318,6 @@ mod tests {
     use super::*;
     use crate::batch::IncomingEvent;
     use crate::event::{EventKind, OperatorEvent};
-    use crate::store::Store;
 
     const T0: i64 = 1_767_000_000; // 2025-12-29 09:20:00 UTC
 
@@ -336,7 +343,7 @@ mod tests {
 
     /// The key the `sessions` view gives one session, under `config`.
     fn key_of(config: &JiraConfig, event: IncomingEvent) -> Option<String> {
-        let mut store = Store::open(":memory:").unwrap();
+        let mut store = crate::database::open(":memory:").unwrap();
         sync_settings(store.connection(), config, Utc::now()).unwrap();
         let id = event.event.session_id.clone().unwrap();
         store.append(&[event], &[], &[]).unwrap();

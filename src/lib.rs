@@ -8,6 +8,7 @@
 //!   each turns a raw record into an event, a skip (non-functional line) or a reject.
 //! - [`batch`]: collects events into Arrow `RecordBatch`es, the unit handed to storage.
 //! - [`store`]: the single DuckDB writer (migrations, dedup-on-insert, checkpoints) and readers.
+//! - [`database`]: the store opened with every derived-table step registered (fold, Jira).
 //! - [`ingest`]: one-shot import of files and stdin (the `ingest` subcommand).
 //! - [`sources`]: live receivers (OTLP gRPC/HTTP, Forward, file tailing) for `serve`.
 //! - [`pipeline`]: the bounded queue, batching, back-pressure and acknowledgements.
@@ -31,6 +32,7 @@ pub mod bench;
 pub mod bench_load;
 pub mod config;
 pub mod dashboards;
+pub mod database;
 pub mod event;
 pub mod generate;
 pub mod ingest;

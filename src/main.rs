@@ -340,7 +340,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn run_ingest(db: &str, args: IngestArgs) -> anyhow::Result<()> {
-    let mut store = store::Store::open(db)?;
+    let mut store = mirrord_usage::database::open(db)?;
     let opts = ingest::IngestOptions {
         format: args.format,
         batch_size: args.batch_size.max(1),
@@ -360,7 +360,7 @@ fn run_sql(db: &str, args: SqlArgs) -> anyhow::Result<()> {
             "no database at {db}: ingest something first, or pass --db / MIRRORD_USAGE_DB"
         );
     }
-    let store = store::Store::open(db)?;
+    let store = mirrord_usage::database::open(db)?;
     let result = store::query::run(store.connection(), &args.query, args.max_rows)?;
     let text = match args.format {
         OutputFormat::Table => result.to_table(),
@@ -534,7 +534,7 @@ fn run_jira_status(db: &str, args: JiraStatusArgs) -> anyhow::Result<()> {
             if db != ":memory:" && !std::path::Path::new(db).exists() {
                 anyhow::bail!("no database at {db}: pass --db, or --server to ask a running serve");
             }
-            let store = store::Store::open(db).with_context(|| {
+            let store = mirrord_usage::database::open(db).with_context(|| {
                 format!("open {db} (if serve is running on it, pass --server http://HOST:PORT)")
             })?;
             outbox::status(store.connection())?

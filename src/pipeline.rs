@@ -2,15 +2,19 @@
 //! and acknowledgements.
 //!
 //! Sources hand over a [`Submission`] (events, rejects, checkpoints) with an acknowledgement
-//! channel. One writer thread owns the [`Store`]: it gathers submissions until the batch is
-//! full or the flush interval passes, commits them in one transaction (events, rejects and
-//! checkpoints together), then answers every acknowledgement. A source acknowledges its
-//! sender (HTTP 200, gRPC OK, forward `ack`, file offset) only after that answer, so nothing
-//! is acknowledged that isn't stored.
+//! channel. One writer thread owns the [`Store`] and commits by group commit: it takes every
+//! submission already queued (up to `batch_size` events), commits them in one transaction
+//! (events, rejects and checkpoints together), then answers every acknowledgement. An idle
+//! writer therefore commits a lone submission at once (latency: one commit), and under load
+//! the submissions that arrive during a commit make the next one bigger (throughput grows
+//! with load). `flush_interval` (default 0) optionally lingers for more before committing.
+//! A source acknowledges its sender (HTTP 200, gRPC OK, forward `ack`, file offset) only after
+//! that answer, so nothing is acknowledged that isn't stored.
 //!
-//! The queue is bounded in submissions. When it is full, [`PipelineHandle::try_submit`] fails
-//! at once and the source pushes back (HTTP 429, gRPC RESOURCE_EXHAUSTED, withheld forward
-//! acks, paused tailing); memory never grows without bound.
+//! The queue is bounded in rows (events + rejects, `queue_rows`) and in submissions. When it
+//! is full, [`PipelineHandle::try_submit`] fails at once and the source pushes back (HTTP 429,
+//! gRPC RESOURCE_EXHAUSTED, withheld forward acks, paused tailing); memory never grows without
+//! bound.
 //!
 //! Maintenance that must write (retention, backups) runs on the same thread, between commits,
 //! through [`PipelineHandle::maintain`]: the writer owns the only write connection.
@@ -19,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::batch::IncomingEvent;
 use crate::store::{AppendStats, Checkpoint, RejectRecord, Store};
@@ -27,20 +31,24 @@ use crate::store::{AppendStats, Checkpoint, RejectRecord, Store};
 /// Batching and queue limits.
 #[derive(Debug, Clone, Copy)]
 pub struct PipelineConfig {
-    /// Commit once this many events are gathered.
+    /// Most events one commit gathers.
     pub batch_size: usize,
-    /// Commit at least this often while anything is waiting.
+    /// How long the writer lingers for more submissions before committing what it has (zero:
+    /// commit as soon as nothing more is queued).
     pub flush_interval: Duration,
     /// Submissions that may wait in the queue before senders are pushed back.
     pub queue_capacity: usize,
+    /// Rows (events and rejects) that may wait in the queue before senders are pushed back.
+    pub queue_rows: usize,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             batch_size: 10_000,
-            flush_interval: Duration::from_millis(500),
+            flush_interval: Duration::ZERO,
             queue_capacity: 256,
+            queue_rows: 500_000,
         }
     }
 }
@@ -54,11 +62,15 @@ pub struct Submission {
     pub events: Vec<IncomingEvent>,
     pub rejects: Vec<RejectRecord>,
     pub checkpoints: Vec<Checkpoint>,
+    /// Checkpoints the source is done with, deleted in the same commit.
+    pub retired: Vec<String>,
 }
 
 struct Queued {
     submission: Submission,
     ack: oneshot::Sender<Ack>,
+    /// The submission's share of `queue_rows`, given back when it is committed.
+    _rows: OwnedSemaphorePermit,
 }
 
 /// A maintenance job: runs on the writer thread with the store, between commits.
@@ -103,6 +115,9 @@ impl PipelineStats {
 #[derive(Clone)]
 pub struct PipelineHandle {
     tx: mpsc::Sender<Work>,
+    /// Permits for queued rows (`queue_rows`).
+    rows: Arc<Semaphore>,
+    max_rows: usize,
     pub stats: Arc<PipelineStats>,
 }
 
@@ -112,14 +127,37 @@ impl PipelineHandle {
         self.tx.max_capacity() - self.tx.capacity()
     }
 
+    /// The permits a submission takes: its rows, at least one, at most the whole queue (so a
+    /// submission larger than `queue_rows` still goes in, alone, when the queue is empty).
+    fn permits(&self, submission: &Submission) -> u32 {
+        let rows = submission.events.len() + submission.rejects.len();
+        rows.clamp(1, self.max_rows) as u32
+    }
+
     /// Queues a submission if there is room; the receiver yields the commit outcome.
     pub fn try_submit(
         &self,
         submission: Submission,
     ) -> Result<oneshot::Receiver<Ack>, SubmitError> {
+        let rows = match self
+            .rows
+            .clone()
+            .try_acquire_many_owned(self.permits(&submission))
+        {
+            Ok(p) => p,
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                self.stats.refused_full.fetch_add(1, Ordering::Relaxed);
+                return Err(SubmitError::Full);
+            }
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(SubmitError::Closed),
+        };
         let (ack, rx) = oneshot::channel();
         self.tx
-            .try_send(Work::Submit(Queued { submission, ack }))
+            .try_send(Work::Submit(Queued {
+                submission,
+                ack,
+                _rows: rows,
+            }))
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => {
                     self.stats.refused_full.fetch_add(1, Ordering::Relaxed);
@@ -144,9 +182,19 @@ impl PipelineHandle {
         &self,
         submission: Submission,
     ) -> Result<oneshot::Receiver<Ack>, SubmitError> {
+        let rows = self
+            .rows
+            .clone()
+            .acquire_many_owned(self.permits(&submission))
+            .await
+            .map_err(|_| SubmitError::Closed)?;
         let (ack, rx) = oneshot::channel();
         self.tx
-            .send(Work::Submit(Queued { submission, ack }))
+            .send(Work::Submit(Queued {
+                submission,
+                ack,
+                _rows: rows,
+            }))
             .await
             .map_err(|_| SubmitError::Closed)?;
         Ok(rx)
@@ -178,13 +226,25 @@ pub fn start(
     config: PipelineConfig,
 ) -> (PipelineHandle, std::thread::JoinHandle<Store>) {
     let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
+    let max_rows = config
+        .queue_rows
+        .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+    let rows = Arc::new(Semaphore::new(max_rows));
     let stats = Arc::new(PipelineStats::default());
     let writer_stats = stats.clone();
     let join = std::thread::Builder::new()
         .name("store-writer".into())
         .spawn(move || writer_loop(store, rx, config, &writer_stats))
         .expect("spawn the store writer thread");
-    (PipelineHandle { tx, stats }, join)
+    (
+        PipelineHandle {
+            tx,
+            rows,
+            max_rows,
+            stats,
+        },
+        join,
+    )
 }
 
 fn writer_loop(
@@ -201,12 +261,14 @@ fn writer_loop(
                 continue;
             }
         };
+        // Group commit: everything queued now joins this commit, up to `batch_size` events;
+        // when nothing more is queued (and any linger has passed) it commits at once.
         let deadline = Instant::now() + config.flush_interval;
         let mut pending = vec![first];
         let mut events: usize = pending[0].submission.events.len();
         // A maintenance job ends the batch: what was queued before it commits first.
         let mut job = None;
-        while events < config.batch_size && Instant::now() < deadline {
+        while events < config.batch_size {
             match rx.try_recv() {
                 Ok(Work::Submit(q)) => {
                     events += q.submission.events.len();
@@ -216,10 +278,10 @@ fn writer_loop(
                     job = Some(j);
                     break;
                 }
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    std::thread::sleep(Duration::from_millis(2))
+                Err(mpsc::error::TryRecvError::Empty) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(1))
                 }
-                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(_) => break,
             }
         }
         commit(&mut store, pending, stats);
@@ -234,11 +296,19 @@ fn commit(store: &mut Store, pending: Vec<Queued>, stats: &PipelineStats) {
     let mut events = Vec::new();
     let mut rejects = Vec::new();
     let mut checkpoints = Vec::new();
+    let mut retired = Vec::new();
     let mut acks = Vec::with_capacity(pending.len());
     for q in pending {
         events.extend(q.submission.events);
         rejects.extend(q.submission.rejects);
+        // A later submission's position for the same source wins (INSERT OR REPLACE in order);
+        // a source retired and then checkpointed again in one commit keeps the checkpoint.
+        for cp in &q.submission.checkpoints {
+            retired.retain(|r| r != &cp.source);
+        }
+        checkpoints.retain(|c: &Checkpoint| !q.submission.retired.contains(&c.source));
         checkpoints.extend(q.submission.checkpoints);
+        retired.extend(q.submission.retired);
         acks.push(q.ack);
     }
     let span = tracing::info_span!(
@@ -254,7 +324,7 @@ fn commit(store: &mut Store, pending: Vec<Queued>, stats: &PipelineStats) {
     let _entered = span.enter();
     let started = Instant::now();
     let outcome = store
-        .append(&events, &rejects, &checkpoints)
+        .append_retiring(&events, &rejects, &checkpoints, &retired)
         .map_err(|e| e.to_string());
     stats
         .last_commit_micros

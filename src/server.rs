@@ -209,7 +209,7 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
         // A demo shows a full Licenses card; real deployments set [licenses] seats.
         config.licenses.seats = Some(50);
     }
-    let mut store = Store::open(&opts.db)?;
+    let mut store = crate::database::open(&opts.db)?;
     sync_settings(&store, &config)?;
     crate::jira::sync_settings(store.connection(), &config.jira, chrono::Utc::now())
         .map_err(|e| ServeError::Other(e.to_string()))?;
@@ -238,8 +238,9 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
     let jira_db = store.reader()?;
     let pipeline_cfg = PipelineConfig {
         batch_size: config.pipeline.batch_size.max(1),
-        flush_interval: Duration::from_millis(config.pipeline.flush_interval_ms.max(1)),
+        flush_interval: Duration::from_millis(config.pipeline.flush_interval_ms),
         queue_capacity: config.pipeline.queue_capacity.max(1),
+        queue_rows: config.pipeline.queue_rows.max(1),
     };
     let (handle, writer) = pipeline::start(store, pipeline_cfg);
     let state = AppState {

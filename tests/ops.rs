@@ -107,7 +107,7 @@ fn fixture(dir: &Path) -> PathBuf {
         &db,
         &["ingest", generated.to_str().unwrap(), old.to_str().unwrap()],
     ));
-    let store = mirrord_usage::store::Store::open(db.to_str().unwrap()).unwrap();
+    let store = mirrord_usage::database::open(db.to_str().unwrap()).unwrap();
     store
         .connection()
         .execute_batch("INSERT INTO rejects SELECT now()::TIMESTAMP - INTERVAL 4000 DAY, 'file:ancient.log', 'ancient.log:1', 'planted', 'x' FROM range(7)")

@@ -568,11 +568,6 @@ fn the_documented_pipeline_config_sets_every_option_to_its_default() {
 }
 
 /// Encodes a MessagePack value.
-fn msgpack(value: &rmpv::Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    rmpv::encode::write_value(&mut out, value).expect("encode");
-    out
-}
 
 #[test]
 fn forward_heartbeats_are_ignored_and_chunks_are_acked_in_order_after_commit() {

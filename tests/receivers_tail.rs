@@ -11,6 +11,7 @@ mod harness;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use harness::*;
@@ -91,14 +92,22 @@ fn tail_follows_globs_cri_and_docker_files_and_files_that_appear_later() {
     assert_eq!(server.count("SELECT count(DISTINCT format) FROM events"), 2);
     let checkpoints = server.sql("SELECT source, position FROM checkpoints ORDER BY source");
     let size = |p: &PathBuf| json!(std::fs::metadata(p).unwrap().len());
+    // One checkpoint per file: its path and its device and inode.
+    let key = |p: &PathBuf| {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(p).unwrap();
+        json!(format!(
+            "tail:{}#{}:{}",
+            p.display(),
+            meta.dev(),
+            meta.ino()
+        ))
+    };
     assert_eq!(
         checkpoints,
         vec![
-            vec![
-                json!(format!("tail:{}", cri_file.display())),
-                size(&cri_file)
-            ],
-            vec![json!(format!("tail:{}", later.display())), size(&later)],
+            vec![key(&cri_file), size(&cri_file)],
+            vec![key(&later), size(&later)],
         ]
     );
 }
@@ -299,4 +308,126 @@ fn tail_kill_9_mid_file_then_restart_stores_every_line_exactly_once() {
     );
     let size = std::fs::metadata(&log).unwrap().len() as i64;
     assert_eq!(server.count("SELECT position FROM checkpoints"), size);
+}
+
+/// How the crash test's writer rotates the log.
+#[derive(Debug, Clone, Copy)]
+enum Rotation {
+    Rename,
+    CopyTruncate,
+}
+
+/// One crash run: a writer appends `chunks` chunks of lines to `0.log`, rotating every
+/// `rotate_every` chunks in the given modes, while the server is killed with SIGKILL `kills`
+/// times at random moments (from `seed`) and restarted. Returns what was written, in order.
+fn crash_run(dir: &Path, seed: u64, modes: &[Rotation], kills: usize) -> (Vec<String>, Server) {
+    use rand::{Rng, SeedableRng};
+    let log = dir.join("0.log");
+    let mut server = Server::start(
+        dir,
+        &tail_config(
+            &log,
+            "[pipeline]\nbatch_size = 200\nflush_interval_ms = 20\n",
+        ),
+    );
+    let (chunks, per_chunk, rotate_every) = (160, 40, 40);
+    let writer_log = log.clone();
+    let writer_modes = modes.to_vec();
+    let writer = std::thread::spawn(move || {
+        let mut written = Vec::new();
+        for c in 0..chunks {
+            if c > 0 && c % rotate_every == 0 {
+                let k = c / rotate_every;
+                let rotated = writer_log.with_file_name(format!("0.log.{k}"));
+                match writer_modes[(k - 1) % writer_modes.len()] {
+                    Rotation::Rename => std::fs::rename(&writer_log, &rotated).unwrap(),
+                    Rotation::CopyTruncate => copytruncate(&writer_log, &rotated),
+                }
+            }
+            let lines: Vec<String> = (c * per_chunk..(c + 1) * per_chunk)
+                .map(crash_line)
+                .collect();
+            append(&writer_log, &lines);
+            written.extend(lines);
+            std::thread::sleep(Duration::from_millis(40));
+        }
+        written
+    });
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    for _ in 0..kills {
+        std::thread::sleep(Duration::from_millis(rng.gen_range(100..700)));
+        server.kill9();
+        server.restart();
+    }
+    (writer.join().unwrap(), server)
+}
+
+/// The ids a plain `ingest` of `lines` stores, as one digest, and its event and reject counts.
+fn ingested_digest(dir: &Path, lines: &[String]) -> (i64, i64, String) {
+    let file = dir.join("all.log");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let db = dir.join("plain.duckdb");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_mirrord-usage"))
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["ingest", file.to_str().unwrap()]);
+    let csv = run(&["sql", "--format", "csv", DIGEST_QUERY]);
+    let row = csv.lines().nth(1).expect("a result row").to_string();
+    let mut parts = row.split(',');
+    let events = parts.next().unwrap().parse().unwrap();
+    let rejects = parts.next().unwrap().parse().unwrap();
+    (events, rejects, parts.next().unwrap().to_string())
+}
+
+/// Events, rejects and a digest of every stored event id.
+const DIGEST_QUERY: &str = "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM rejects), \
+     (SELECT md5(string_agg(id, ',' ORDER BY id)) FROM events)";
+
+#[test]
+fn tail_repeated_kill_9_through_rename_and_copytruncate_rotations_loses_and_doubles_nothing() {
+    let runs: [(u64, &[Rotation]); 3] = [
+        (11, &[Rotation::Rename]),
+        (23, &[Rotation::CopyTruncate]),
+        (37, &[Rotation::Rename, Rotation::CopyTruncate]),
+    ];
+    let mut kills = 0;
+    for (seed, modes) in runs {
+        let dir = tempfile::tempdir().unwrap();
+        let (written, server) = crash_run(dir.path(), seed, modes, 7);
+        kills += 7;
+        let (events, rejects, digest) = ingested_digest(dir.path(), &written);
+        let bad = written.len() as i64 / 10;
+        assert_eq!(
+            (events, rejects),
+            (written.len() as i64 - bad, bad),
+            "plain ingest"
+        );
+        let got = server.wait_count(
+            "SELECT count(*) FROM events",
+            events,
+            Duration::from_secs(60),
+        );
+        assert_eq!(
+            got,
+            events,
+            "seed {seed} {modes:?}: events\n{}",
+            server.log()
+        );
+        server.wait_count("SELECT count(*) FROM rejects", rejects, WAIT);
+        let row = &server.sql(DIGEST_QUERY)[0];
+        assert_eq!(
+            (row[0].as_i64(), row[1].as_i64(), row[2].as_str()),
+            (Some(events), Some(rejects), Some(digest.as_str())),
+            "seed {seed} {modes:?}: stored ids differ from a plain ingest of the same lines\n{}",
+            server.log()
+        );
+    }
+    assert!(kills >= 20);
 }

@@ -204,7 +204,7 @@ fn load() -> (Store, Vec<OperatorEvent>, NaiveDate) {
     let edge_day = end - Duration::days(5);
     events.extend(edge_cases(edge_day).into_iter().map(OperatorEvent::finish));
     events.push(open_now().finish());
-    let mut store = Store::open(":memory:").unwrap();
+    let mut store = mirrord_usage::database::open(":memory:").unwrap();
     let src: Arc<str> = Arc::from("test");
     let incoming: Vec<IncomingEvent> = events
         .iter()

@@ -1,9 +1,28 @@
-//! Session state, kept current as batches commit. The store runs [`FOLD_SQL`] inside the
+//! Session state, kept current as batches commit, and the session listing. This module
+//! registers two steps with the store (see `crate::database`): [`fold`] runs inside the
 //! transaction that inserts a batch, so `session_state` never lags `events` and a replayed
-//! batch (all duplicates) changes nothing.
+//! batch (all duplicates) changes nothing; [`define_views`] (re)creates the `sessions`,
+//! `users`, `targets` and `days` views from the current settings.
 
-/// Folds the staged, de-duplicated batch into `session_state`.
-pub const FOLD_SQL: &str = include_str!("fold_sessions.sql");
+/// Folds the events the current commit inserted into `session_state`.
+const FOLD_SQL: &str = include_str!("fold_sessions.sql");
+
+/// The views over `session_state`, with `{{setting}}` placeholders.
+const VIEWS_SQL: &str = include_str!("../../schemas/duckdb/views.sql");
+
+/// The store's `after_insert` step: folds the rows stamped `stamp` into `session_state`.
+pub fn fold(
+    conn: &Connection,
+    stamp: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, duckdb::Error> {
+    conn.execute(FOLD_SQL, duckdb::params![stamp.naive_utc()])
+}
+
+/// The store's `define` step: recreates the views with `settings` filled in as constants.
+/// Needs `resolve_jira_key` (defined by the Jira step, registered before this one).
+pub fn define_views(conn: &Connection, settings: &Settings) -> Result<(), duckdb::Error> {
+    conn.execute_batch(&render_settings(VIEWS_SQL, settings))
+}
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,7 +31,7 @@ use duckdb::{Connection, ToSql};
 use serde::{Deserialize, Serialize};
 
 use crate::analytics::reports::ts;
-use crate::store::StoreError;
+use crate::store::{Settings, StoreError, render_settings};
 
 /// Filters and paging for `GET /api/v1/sessions`.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -8,9 +8,8 @@
 //! `Retry-After`).
 //!
 //! A bad record inside a good body is a reject row (located as `record N`), not a failed
-//! request. [`decode_body`] is shared with the OTLP/HTTP receiver.
-
-use std::io::Read;
+//! request. Content-Encoding is undone by `sources::body::decode_body`, shared with the
+//! OTLP/HTTP receiver.
 
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -21,6 +20,8 @@ use serde_json::value::RawValue;
 
 use super::{ApiError, AppState};
 use crate::parse::{InputFormat, LineParser, Sink};
+use crate::sources::body::decode_body;
+use crate::sources::limits::{RequestLimits, check_json};
 use crate::sources::{Refusal, SubmissionSink, forward, submit_and_wait};
 
 /// The `source` of events received here.
@@ -50,46 +51,6 @@ fn error_chain_mentions(e: &(dyn std::error::Error + 'static), needle: &str) -> 
         current = err.source();
     }
     false
-}
-
-/// Decodes the body as `Content-Encoding` says (identity, gzip, deflate), refusing more than
-/// `limit` bytes after decompression, so a small gzip bomb can't exhaust memory.
-pub fn decode_body(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let encoding = headers
-        .get(header::CONTENT_ENCODING)
-        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let decoder: Box<dyn Read + '_> = match encoding.as_str() {
-        "" | "identity" => {
-            if body.len() > limit {
-                return Err(too_large(limit, ""));
-            }
-            return Ok(body.to_vec());
-        }
-        "gzip" | "x-gzip" => Box::new(flate2::read::MultiGzDecoder::new(&body[..])),
-        "deflate" => Box::new(flate2::read::ZlibDecoder::new(&body[..])),
-        other => {
-            let message =
-                format!("unsupported Content-Encoding {other:?}; use gzip, deflate or none");
-            return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, message));
-        }
-    };
-    let mut out = Vec::new();
-    decoder
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| ApiError::bad_request(format!("invalid {encoding} body: {e}")))?;
-    if out.len() > limit {
-        return Err(too_large(limit, " after decompression"));
-    }
-    Ok(out)
-}
-
-fn too_large(limit: usize, when: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!("body exceeds {limit} bytes{when}"),
-    )
 }
 
 /// Feeds a JSON object, JSON array or NDJSON body to the parser, one record at a time.
@@ -153,12 +114,20 @@ pub async fn ingest(
     body: Body,
 ) -> Result<Response, ApiError> {
     let limit = state.config.receivers.max_body_bytes;
-    let body = decode_body(&headers, read_body(body, limit).await?, limit)?;
+    let body = decode_body(&headers, read_body(body, limit).await?, limit)
+        .map_err(|e| ApiError::new(e.status, e.message))?;
+    let limits = RequestLimits::from(&state.config.receivers);
     let mut sink = SubmissionSink::new(SOURCE);
-    if is_msgpack(&headers) {
-        forward::collect_entries(&body, limit, &mut sink);
+    let counted = if is_msgpack(&headers) {
+        forward::collect_entries(&body, limit, limits, &mut sink)
     } else {
-        parse_body(&body, &mut sink);
+        check_json(&body, limits)
+            .map(|()| parse_body(&body, &mut sink))
+            .map_err(|e| e.to_string())
+    };
+    if let Err(reason) = counted {
+        tracing::warn!(%reason, "http ingest: request refused before decoding");
+        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, reason));
     }
     let (events, rejected, skipped) = (sink.submission.events.len(), sink.rejected(), sink.skipped);
     match submit_and_wait(&state.pipeline, sink.submission).await {
@@ -189,8 +158,6 @@ fn refused(refusal: Refusal) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-
     use super::*;
 
     const LINE: &str = r#"{"timestamp":"2026-02-01T03:55:25.050620Z","level":"INFO","fields":{"message":"Session Start","session_id":"A1"},"target":"operator::session"}"#;
@@ -199,18 +166,6 @@ mod tests {
         let mut sink = SubmissionSink::new("http");
         parse_body(body.as_bytes(), &mut sink);
         sink
-    }
-
-    fn gzip(data: &[u8]) -> Bytes {
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        enc.write_all(data).unwrap();
-        Bytes::from(enc.finish().unwrap())
-    }
-
-    fn encoded(encoding: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::CONTENT_ENCODING, encoding.parse().unwrap());
-        h
     }
 
     #[test]
@@ -262,29 +217,6 @@ mod tests {
     }
 
     #[test]
-    fn gzip_is_limited_after_decompression() {
-        let body = gzip(&vec![b' '; 10_000]);
-        assert_eq!(
-            decode_body(&encoded("gzip"), body.clone(), 20_000)
-                .unwrap()
-                .len(),
-            10_000
-        );
-        let err = decode_body(&encoded("gzip"), body, 5_000).unwrap_err();
-        assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
-    }
-
-    #[test]
-    fn unknown_encodings_and_broken_gzip_are_refused() {
-        let err = decode_body(&encoded("br"), Bytes::from_static(b"x"), 100).unwrap_err();
-        assert_eq!(err.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-        let err = decode_body(&encoded("gzip"), Bytes::from_static(b"not gzip"), 100).unwrap_err();
-        assert_eq!(err.status, StatusCode::BAD_REQUEST);
-        let err = decode_body(&HeaderMap::new(), Bytes::from(vec![b'x'; 101]), 100).unwrap_err();
-        assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
-    }
-
-    #[test]
     fn fluent_bit_msgpack_bodies_are_read_as_entries() {
         use rmpv::Value as M;
         let record = M::Map(vec![
@@ -303,7 +235,7 @@ mod tests {
         headers.insert(header::CONTENT_TYPE, "application/msgpack".parse().unwrap());
         assert!(is_msgpack(&headers));
         let mut sink = SubmissionSink::new("http");
-        forward::collect_entries(&body, 1 << 20, &mut sink);
+        forward::collect_entries(&body, 1 << 20, RequestLimits::UNLIMITED, &mut sink).unwrap();
         assert_eq!(
             sink.submission.events.len(),
             1,

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod error;
 pub mod guard;
 pub mod ingest;
+pub mod jira;
 pub mod metrics;
 pub mod reports;
 pub mod sql;
@@ -72,7 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/reports/usage/trends", get(reports::trends))
         .route("/api/v1/reports/jira", get(reports::jira_all))
         .route("/api/v1/reports/jira/{key}", get(reports::jira_one))
-        .route("/api/v1/jira/status", get(crate::jira::routes::status))
+        .route("/api/v1/jira/status", get(jira::status))
         .route("/api/v1/sessions", get(reports::sessions))
         .route("/api/v1/dashboards/{vendor}", get(reports::dashboard))
         .route_layer(layer(state.clone(), auth::require_viewer));
@@ -96,7 +97,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/{*rest}", axum::routing::any(error::not_found));
     if state.config.jira.panel {
         // No API key: a Jira app or any page embeds it in an iframe, which cannot send one.
-        app = app.route("/jira/panel/{key}", get(crate::jira::routes::panel));
+        app = app.route("/jira/panel/{key}", get(jira::panel));
     }
     if state.config.dashboard.enabled {
         app = app

@@ -336,7 +336,6 @@ mod tests {
     use crate::batch::IncomingEvent;
     use crate::event::{EventKind, OperatorEvent};
     use crate::jira::{JiraConfig, sync_settings};
-    use crate::store::Store;
 
     fn event(kind: EventKind, at: DateTime<Utc>, session: &str) -> IncomingEvent {
         let mut e = OperatorEvent::new(kind, at);
@@ -350,8 +349,8 @@ mod tests {
         }
     }
 
-    fn store(webhook: bool) -> Store {
-        let store = Store::open(":memory:").unwrap();
+    fn store(webhook: bool) -> crate::store::Store {
+        let store = crate::database::open(":memory:").unwrap();
         let url = if webhook {
             "http://127.0.0.1:9/hook"
         } else {
@@ -365,7 +364,7 @@ mod tests {
         store
     }
 
-    fn rows(store: &Store) -> Vec<(String, String, String)> {
+    fn rows(store: &crate::store::Store) -> Vec<(String, String, String)> {
         let mut stmt = store
             .connection()
             .prepare("SELECT session_id, reason, state FROM jira_outbox ORDER BY seq")

@@ -127,13 +127,12 @@ pub fn scratch_dir(db: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
 
     #[test]
     fn a_snapshot_opens_as_a_database_with_the_same_rows() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("live.duckdb");
-        let store = Store::open(db.to_str().unwrap()).unwrap();
+        let store = crate::database::open(db.to_str().unwrap()).unwrap();
         store
             .connection()
             .execute_batch("INSERT INTO rejects VALUES (TIMESTAMP '2026-01-01 00:00:00', 'test', NULL, 'bad', 'x')")
@@ -142,7 +141,7 @@ mod tests {
         let report = snapshot(store.connection(), &out).unwrap();
         assert_eq!((report.events, report.rejects), (0, 1));
         assert!(report.bytes > 0 && !partial_path(&out).exists());
-        let restored = Store::open(out.to_str().unwrap()).unwrap();
+        let restored = crate::database::open(out.to_str().unwrap()).unwrap();
         let n: i64 = restored
             .connection()
             .query_row("SELECT count(*) FROM rejects", [], |r| r.get(0))

@@ -62,7 +62,7 @@ pub fn open_existing(db: &str) -> Result<Store, OpsError> {
     if db != ":memory:" && !Path::new(db).exists() {
         return Err(OpsError::NoDatabase(db.to_string()));
     }
-    Store::open(db).map_err(|e| match e {
+    crate::database::open(db).map_err(|e| match e {
         StoreError::Open { path, source }
             if source.to_string().to_ascii_lowercase().contains("lock") =>
         {

@@ -30,6 +30,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
+use super::limits::RequestLimits;
 use super::msgpack::{Framer, bytes_of, event_time_nanos, rfc3339, to_json};
 use super::{Running, SubmissionSink, await_ack, local_address, stopped, submit_when_room};
 use crate::config::ReceiversConfig;
@@ -69,12 +70,22 @@ enum ConnError {
     Truncated,
     #[error("handshake failed: {0}")]
     Handshake(String),
+    #[error("nothing received for {0} s ([receivers] forward_idle_timeout_seconds)")]
+    Idle(u64),
+    #[error("message refused: {0}")]
+    Refused(String),
 }
 
 /// What every connection needs to know.
 struct Settings {
     /// Largest message, and largest decompressed PackedForward stream, in bytes.
     limit: usize,
+    /// Entries and MessagePack values one message may hold.
+    limits: RequestLimits,
+    /// A connection silent this long is closed.
+    idle_timeout: Duration,
+    /// Connections open at once.
+    max_connections: usize,
     shared_key: Option<String>,
     hostname: String,
 }
@@ -90,6 +101,9 @@ pub fn start(
     let address = local_address(&listener, &config.forward);
     let settings = Arc::new(Settings {
         limit: config.max_body_bytes,
+        limits: RequestLimits::from(config),
+        idle_timeout: Duration::from_secs(config.forward_idle_timeout_seconds.max(1)),
+        max_connections: config.forward_max_connections.max(1),
         shared_key: config.forward_shared_key.get().map(str::to_string),
         hostname: server_hostname(),
     });
@@ -126,6 +140,10 @@ async fn accept_loop(
         tokio::select! {
             _ = stopped(shutdown.clone()) => break,
             accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) if connections.len() >= settings.max_connections => {
+                    tracing::warn!(%peer, max = settings.max_connections, "forward: too many connections ([receivers] forward_max_connections); closing the new one");
+                    drop(stream);
+                }
                 Ok((stream, _)) => {
                     let conn = serve_connection(stream, settings.clone(), pipeline.clone(), shutdown.clone());
                     connections.spawn(conn);
@@ -149,6 +167,8 @@ struct Incoming {
     buf: BytesMut,
     framer: Framer,
     limit: usize,
+    limits: RequestLimits,
+    idle_timeout: Duration,
 }
 
 impl Incoming {
@@ -162,7 +182,11 @@ impl Incoming {
                 return Ok(Some(rmpv::decode::read_value(&mut &frame[..])?));
             }
             self.buf.reserve(READ_BYTES);
-            if self.read.read_buf(&mut self.buf).await? == 0 {
+            let read = tokio::time::timeout(self.idle_timeout, self.read.read_buf(&mut self.buf));
+            let Ok(read) = read.await else {
+                return Err(ConnError::Idle(self.idle_timeout.as_secs()));
+            };
+            if read? == 0 {
                 return if self.buf.is_empty() {
                     Ok(None)
                 } else {
@@ -194,8 +218,10 @@ async fn serve_connection(
     let mut incoming = Incoming {
         read,
         buf: BytesMut::new(),
-        framer: Framer::default(),
+        framer: Framer::new(settings.limits.items),
         limit: settings.limit,
+        limits: settings.limits,
+        idle_timeout: settings.idle_timeout,
     };
     if let Some(key) = &settings.shared_key {
         let shaken = tokio::time::timeout(
@@ -248,7 +274,8 @@ async fn read_messages(
             continue; // heartbeat
         }
         let mut sink = SubmissionSink::new(SOURCE);
-        let chunk = collect_message(value, incoming.limit, &mut sink);
+        let chunk = collect_message(value, incoming.limit, incoming.limits, &mut sink)
+            .map_err(ConnError::Refused)?;
         let Ok(ack) = submit_when_room(pipeline, sink.submission).await else {
             return Ok(());
         };
@@ -280,34 +307,48 @@ async fn send(write: &mut OwnedWriteHalf, value: &Value) -> std::io::Result<()> 
 }
 
 /// Parses one message into `sink`; returns the chunk id to acknowledge, if any.
-fn collect_message(value: Value, limit: usize, sink: &mut SubmissionSink) -> Option<Value> {
+/// Takes one message apart into `sink`; returns its chunk id. `Err` (too many entries) refuses
+/// the whole message: the connection is closed without an ack.
+fn collect_message(
+    value: Value,
+    limit: usize,
+    limits: RequestLimits,
+    sink: &mut SubmissionSink,
+) -> Result<Option<Value>, String> {
     if let Err(reason) = check_message(&value) {
         sink.next_record();
         sink.reject(reason.into(), &value_excerpt(&value));
-        return None;
+        return Ok(None);
     }
     let Value::Array(items) = value else {
-        return None;
+        return Ok(None);
     };
-    let (entries, option) = split_message(items, limit);
+    let (entries, option) = split_message(items, limit, limits)?;
     let mut parser = LineParser::new(InputFormat::Auto);
     for entry in entries {
         sink.next_record();
         feed_entry(entry, &mut parser, sink);
     }
     parser.finish(sink);
-    option.and_then(|o| option_value(&o, "chunk").cloned())
+    Ok(option.and_then(|o| option_value(&o, "chunk").cloned()))
 }
 
 /// Parses a stream of MessagePack `[time, record]` entries (fluent-bit's `http` output in its
 /// default `msgpack` format) into `sink`, one record per entry.
-pub fn collect_entries(packed: &[u8], limit: usize, sink: &mut SubmissionSink) {
+/// `Err` when the stream holds more entries or values than `limits` allow.
+pub fn collect_entries(
+    packed: &[u8],
+    limit: usize,
+    limits: RequestLimits,
+    sink: &mut SubmissionSink,
+) -> Result<(), String> {
     let mut parser = LineParser::new(InputFormat::Auto);
-    for entry in unpack_entries(packed, false, limit) {
+    for entry in unpack_entries(packed, false, limit, limits)? {
         sink.next_record();
         feed_entry(entry, &mut parser, sink);
     }
     parser.finish(sink);
+    Ok(())
 }
 
 /// Checks a message's outer shape before it is taken apart.
@@ -334,11 +375,16 @@ fn check_message(value: &Value) -> Result<(), &'static str> {
 /// option map.
 type Parts = (Vec<Result<Value, String>>, Option<Value>);
 
-/// Takes apart a message that passed [`check_message`].
-fn split_message(items: Vec<Value>, limit: usize) -> Parts {
+/// Takes apart a message that passed [`check_message`]; `Err` past `limits.records` entries.
+fn split_message(items: Vec<Value>, limit: usize, limits: RequestLimits) -> Result<Parts, String> {
     let mut items = items.into_iter().skip(1);
-    match items.next() {
-        Some(Value::Array(entries)) => (entries.into_iter().map(Ok).collect(), items.next()),
+    Ok(match items.next() {
+        Some(Value::Array(entries)) => {
+            if entries.len() > limits.records {
+                return Err(too_many_entries(limits.records));
+            }
+            (entries.into_iter().map(Ok).collect(), items.next())
+        }
         Some(packed @ (Value::Binary(_) | Value::String(_))) => {
             let option = items.next();
             let compressed = option
@@ -347,19 +393,32 @@ fn split_message(items: Vec<Value>, limit: usize) -> Parts {
                 .and_then(bytes_of)
                 .is_some_and(|c| c == b"gzip");
             let packed = bytes_of(&packed).unwrap_or_default();
-            (unpack_entries(packed, compressed, limit), option)
+            (unpack_entries(packed, compressed, limit, limits)?, option)
         }
         Some(time) => {
             let record = items.next().unwrap_or(Value::Nil);
             (vec![Ok(Value::Array(vec![time, record]))], items.next())
         }
         None => (Vec::new(), None),
-    }
+    })
+}
+
+fn too_many_entries(max: usize) -> String {
+    format!(
+        "more than {max} entries in one message ([receivers] max_records_per_request); send smaller chunks"
+    )
 }
 
 /// The entries of a PackedForward stream (gunzipped first when compressed). A corrupt tail
-/// becomes one error after the entries read before it.
-fn unpack_entries(packed: &[u8], compressed: bool, limit: usize) -> Vec<Result<Value, String>> {
+/// becomes one error after the entries read before it. `Err` refuses the whole stream: more
+/// entries than `limits.records`, or more MessagePack values in all than `limits.items`
+/// (counted before each entry is decoded, so a stream of `nil`s stays cheap to refuse).
+fn unpack_entries(
+    packed: &[u8],
+    compressed: bool,
+    limit: usize,
+    limits: RequestLimits,
+) -> Result<Vec<Result<Value, String>>, String> {
     let inflated;
     let mut rest = if compressed {
         let mut out = Vec::new();
@@ -367,11 +426,15 @@ fn unpack_entries(packed: &[u8], compressed: bool, limit: usize) -> Vec<Result<V
             .take(limit as u64 + 1)
             .read_to_end(&mut out);
         match read {
-            Err(e) => return vec![Err(format!("CompressedPackedForward: invalid gzip: {e}"))],
+            Err(e) => {
+                return Ok(vec![Err(format!(
+                    "CompressedPackedForward: invalid gzip: {e}"
+                ))]);
+            }
             Ok(n) if n > limit => {
-                return vec![Err(format!(
+                return Err(format!(
                     "CompressedPackedForward: more than {limit} bytes inflated"
-                ))];
+                ));
             }
             Ok(_) => {}
         }
@@ -381,8 +444,18 @@ fn unpack_entries(packed: &[u8], compressed: bool, limit: usize) -> Vec<Result<V
         packed
     };
     let mut entries = Vec::new();
+    let mut items_left = limits.items;
     while !rest.is_empty() {
-        let entry = match Framer::default().next_value(rest, limit) {
+        if entries.len() >= limits.records {
+            return Err(too_many_entries(limits.records));
+        }
+        let mut framer = Framer::new(items_left);
+        let framed = framer.next_value(rest, limit);
+        if let Err(e @ super::msgpack::FrameError::TooManyItems(_)) = &framed {
+            return Err(e.to_string());
+        }
+        items_left -= framer.items().min(items_left);
+        let entry = match framed {
             Ok(Some(n)) => rmpv::decode::read_value(&mut &rest[..n])
                 .map(|v| (v, n))
                 .map_err(|e| e.to_string()),
@@ -400,7 +473,7 @@ fn unpack_entries(packed: &[u8], compressed: bool, limit: usize) -> Vec<Result<V
             }
         }
     }
-    entries
+    Ok(entries)
 }
 
 fn option_value<'a>(option: &'a Value, key: &str) -> Option<&'a Value> {
@@ -578,7 +651,7 @@ mod tests {
 
     fn collect(value: Value) -> (SubmissionSink, Option<Value>) {
         let mut sink = SubmissionSink::new(SOURCE);
-        let chunk = collect_message(value, 1 << 20, &mut sink);
+        let chunk = collect_message(value, 1 << 20, RequestLimits::UNLIMITED, &mut sink).unwrap();
         (sink, chunk)
     }
 

@@ -7,13 +7,17 @@
 //! - [`otlp_http`]: OTLP/HTTP `POST /v1/logs`, protobuf and JSON, default `:4318`.
 //! - [`forward`]: the fluentd Forward protocol over TCP, default `:24224`.
 //! - [`tail`]: container-log files followed through rotation, with checkpoints.
+//! - [`body`]: Content-Encoding with a decompressed-size cap, for every HTTP receiver.
+//! - [`limits`]: records and nested values per request, counted on the wire before decoding.
 //! - [`otlp`]: what the two OTLP receivers share (record excerpts, `google.rpc` messages).
 //!
 //! Every receiver turns a full queue into push-back its senders understand (HTTP 429, gRPC
 //! RESOURCE_EXHAUSTED, withheld Forward acks, paused tailing) and stops on the `shutdown`
 //! watch: it stops accepting, lets in-flight submissions commit, then its task ends.
 
+pub mod body;
 pub mod forward;
+pub mod limits;
 mod msgpack;
 pub mod otlp;
 pub mod otlp_grpc;

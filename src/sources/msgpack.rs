@@ -17,16 +17,29 @@ pub enum FrameError {
     Marker,
     #[error("a message exceeds the {0}-byte limit")]
     TooLarge(usize),
+    #[error(
+        "a message holds more than {0} values ([receivers] max_items_per_request); send smaller chunks"
+    )]
+    TooManyItems(usize),
 }
 
 /// Finds the end of the next MessagePack value in a growing buffer. Work done on a partial
 /// value is kept, so a large message arriving in many reads is scanned once.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Framer {
     /// Bytes of the current value scanned so far.
     pos: usize,
     /// Values still to skip before the current one is complete (0: not started).
     pending: u64,
+    /// Values of the current message scanned so far, and the most allowed.
+    items: usize,
+    max_items: usize,
+}
+
+impl Default for Framer {
+    fn default() -> Self {
+        Framer::new(usize::MAX)
+    }
 }
 
 /// Shape of one MessagePack item: its header length, payload length and child count.
@@ -37,12 +50,30 @@ struct Head {
 }
 
 impl Framer {
+    /// A framer that refuses a value made of more than `max_items` MessagePack values (each
+    /// decodes to an `rmpv::Value`, so this bounds memory where the byte limit can't: a
+    /// megabyte of `nil`s is a million values).
+    pub fn new(max_items: usize) -> Self {
+        Framer {
+            pos: 0,
+            pending: 0,
+            items: 0,
+            max_items,
+        }
+    }
+
+    /// Values the last complete value was made of.
+    pub fn items(&self) -> usize {
+        self.items
+    }
+
     /// `Some(n)` when `buf[..n]` holds one complete value (the framer is then reset), `None`
     /// when more bytes are needed.
     pub fn next_value(&mut self, buf: &[u8], limit: usize) -> Result<Option<usize>, FrameError> {
         if self.pending == 0 {
             self.pos = 0;
             self.pending = 1;
+            self.items = 0;
         }
         while self.pending > 0 {
             let Some(head) = head(&buf[self.pos.min(buf.len())..])? else {
@@ -50,6 +81,11 @@ impl Framer {
             };
             let end = self.pos + head.header + head.payload;
             let children_floor = self.pending - 1 + head.children;
+            // This value, and the ones its header and its parents still promise.
+            if (self.items as u64).saturating_add(1 + children_floor) > self.max_items as u64 {
+                self.pending = 0;
+                return Err(FrameError::TooManyItems(self.max_items));
+            }
             if end > limit || children_floor > (limit - end.min(limit)) as u64 {
                 self.pending = 0;
                 return Err(FrameError::TooLarge(limit));
@@ -59,6 +95,7 @@ impl Framer {
             }
             self.pos = end;
             self.pending = children_floor;
+            self.items += 1;
         }
         Ok(Some(self.pos))
     }
@@ -252,6 +289,28 @@ mod tests {
                 Some(1)
             );
         }
+    }
+
+    #[test]
+    fn values_are_counted_and_a_promised_flood_is_refused_at_its_header() {
+        // sample(): the message, its tag, the entries array, one entry, its time, its record,
+        // the record's key and value, the option map, its key and value: 11 values.
+        let bytes = encode(&sample());
+        assert_eq!(
+            Framer::new(11).next_value(&bytes, 1 << 20),
+            Ok(Some(bytes.len()))
+        );
+        assert_eq!(
+            Framer::new(10).next_value(&bytes, 1 << 20),
+            Err(FrameError::TooManyItems(10))
+        );
+        // An array32 header promising a million nils, and only the first few sent.
+        let mut flood = vec![0xdd, 0x00, 0x0f, 0x42, 0x40];
+        flood.extend([0xc0; 16]);
+        assert_eq!(
+            Framer::new(1000).next_value(&flood, 1 << 30),
+            Err(FrameError::TooManyItems(1000))
+        );
     }
 
     #[test]

@@ -22,9 +22,10 @@ use prost::Message;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use super::body::decode_body;
+use super::limits::{LimitError, RequestLimits, check_json, check_otlp_proto};
 use super::otlp::{RpcStatus, collect_json, collect_proto, partial_success};
 use super::{Refusal, Running, SubmissionSink, local_address, stopped, submit_and_wait};
-use crate::api::ingest::decode_body;
 use crate::config::ReceiversConfig;
 use crate::pipeline::PipelineHandle;
 
@@ -43,6 +44,7 @@ const UNAVAILABLE: i32 = 14;
 struct HttpState {
     pipeline: PipelineHandle,
     max_body_bytes: usize,
+    limits: RequestLimits,
     /// `[receivers] bearer_token`, when set.
     bearer_token: Option<std::sync::Arc<str>>,
 }
@@ -176,7 +178,7 @@ async fn receive(
     let body = body.map_err(|r| Failure::new(r.status(), r.body_text()))?;
     let body = decode_body(headers, body, state.max_body_bytes)
         .map_err(|e| Failure::new(e.status, e.message))?;
-    let sink = parse(&body, encoding)?;
+    let sink = parse(&body, encoding, state.limits)?;
     let partial = partial_success(&sink);
     submit_and_wait(&state.pipeline, sink.submission)
         .await
@@ -198,9 +200,27 @@ async fn receive(
     })
 }
 
-fn parse(body: &[u8], encoding: Encoding) -> Result<SubmissionSink, Failure> {
+/// A body past a count limit: 413, logged, before anything is decoded.
+fn over_limit(e: LimitError) -> Failure {
+    match e {
+        LimitError::Malformed(what) => Failure::bad(format!(
+            "not an OTLP ExportLogsServiceRequest (protobuf): {what}"
+        )),
+        e => {
+            tracing::warn!(reason = %e, "otlp-http: request refused before decoding");
+            Failure::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
+        }
+    }
+}
+
+fn parse(
+    body: &[u8],
+    encoding: Encoding,
+    limits: RequestLimits,
+) -> Result<SubmissionSink, Failure> {
     match encoding {
         Encoding::Protobuf => {
+            check_otlp_proto(body, limits).map_err(over_limit)?;
             let request = ExportLogsServiceRequest::decode(body).map_err(|e| {
                 Failure::bad(format!(
                     "not an OTLP ExportLogsServiceRequest (protobuf): {e}"
@@ -209,6 +229,7 @@ fn parse(body: &[u8], encoding: Encoding) -> Result<SubmissionSink, Failure> {
             Ok(collect_proto(&request, SOURCE))
         }
         Encoding::Json => {
+            check_json(body, limits).map_err(over_limit)?;
             let value: serde_json::Value = serde_json::from_slice(body)
                 .map_err(|e| Failure::bad(format!("invalid JSON: {e}")))?;
             collect_json(&value, SOURCE).map_err(Failure::bad)
@@ -234,6 +255,7 @@ pub fn start(
     let state = HttpState {
         pipeline,
         max_body_bytes: config.max_body_bytes,
+        limits: RequestLimits::from(config),
         bearer_token: config.bearer_token.get().map(std::sync::Arc::from),
     };
     let app = Router::new()
@@ -282,11 +304,21 @@ mod tests {
 
     #[test]
     fn garbage_is_a_bad_request_in_either_encoding() {
-        let failure = parse(b"\xff\xff\xff", Encoding::Protobuf).err().unwrap();
+        let failure = parse(
+            b"\xff\xff\xff",
+            Encoding::Protobuf,
+            RequestLimits::UNLIMITED,
+        )
+        .err()
+        .unwrap();
         assert_eq!(failure.status, StatusCode::BAD_REQUEST);
-        let failure = parse(b"{\"resourceLogs\": 3}", Encoding::Json)
-            .err()
-            .unwrap();
+        let failure = parse(
+            b"{\"resourceLogs\": 3}",
+            Encoding::Json,
+            RequestLimits::UNLIMITED,
+        )
+        .err()
+        .unwrap();
         assert_eq!(failure.status, StatusCode::BAD_REQUEST);
     }
 }

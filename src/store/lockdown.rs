@@ -60,7 +60,7 @@ mod tests {
 
     fn locked_store(dir: &std::path::Path) -> Store {
         let db = dir.join("db").join("mu.duckdb");
-        let store = Store::open(db.to_str().unwrap()).unwrap();
+        let store = Store::open(db.to_str().unwrap(), Default::default()).unwrap();
         let lockdown = Lockdown {
             allowed_directories: vec![dir.join("db")],
             memory_limit: "1GB".into(),

@@ -3,6 +3,13 @@
 //! checkpoint in one transaction, read-only query helpers, and the lockdown `serve` applies
 //! to the instance before handing out reader connections ([`lockdown`]).
 //!
+//! The store knows nothing of the tables derived from events. The modules that own them
+//! (session state, the Jira outbox) register their steps as [`Derivations`] when the store is
+//! opened: `define` steps (macros, views) run after the migrations and again after a settings
+//! change; `after_insert` steps run inside every commit that stored new events, in the same
+//! transaction, so a derived table never lags `events`. The composition lives above the store
+//! (`crate::database`).
+//!
 //! Idempotency without a primary-key index: an event's id is a hash that includes its
 //! timestamp, so a duplicate can only sit among stored events with the same timestamp. The
 //! insert anti-joins the batch against `events` restricted to the batch's time range, which
@@ -32,8 +39,36 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (3, "jira", include_str!("../../schemas/duckdb/003_jira.sql")),
 ];
 
-/// Views, recreated at every start so they always match the binary.
-const VIEWS: &str = include_str!("../../schemas/duckdb/views.sql");
+/// The `settings` table as key → value, for steps that render it into their SQL.
+pub type Settings = std::collections::HashMap<String, Option<String>>;
+
+/// (Re)creates what a derived module defines over the tables (macros, views).
+pub type DefineFn = fn(&Connection, &Settings) -> Result<(), duckdb::Error>;
+
+/// Keeps a derived table current: runs inside the commit that stored the events stamped
+/// `ingested_at = stamp`. Returns the rows it changed (for tracing).
+pub type AfterInsertFn = fn(&Connection, DateTime<Utc>) -> Result<usize, duckdb::Error>;
+
+/// The derived-table steps registered with the store, each run in registration order.
+#[derive(Default, Clone)]
+pub struct Derivations {
+    define: Vec<(&'static str, DefineFn)>,
+    after_insert: Vec<(&'static str, AfterInsertFn)>,
+}
+
+impl Derivations {
+    /// Adds a step run at open and after every settings change.
+    pub fn define(mut self, name: &'static str, step: DefineFn) -> Self {
+        self.define.push((name, step));
+        self
+    }
+
+    /// Adds a step run inside every commit that stored new events.
+    pub fn after_insert(mut self, name: &'static str, step: AfterInsertFn) -> Self {
+        self.after_insert.push((name, step));
+        self
+    }
+}
 
 /// Largest raw excerpt kept with a reject.
 pub const EXCERPT_BYTES: usize = 2048;
@@ -56,6 +91,11 @@ pub enum StoreError {
     },
     #[error("database error: {0}")]
     Db(#[from] duckdb::Error),
+    #[error("derived step `{step}` failed: {source}")]
+    Derived {
+        step: &'static str,
+        source: duckdb::Error,
+    },
     #[error("cannot build an Arrow batch: {0}")]
     Arrow(#[from] duckdb::arrow::error::ArrowError),
     #[error("cannot lock the database down for serve (check [sql] memory_limit and threads): {0}")]
@@ -110,12 +150,13 @@ pub struct Store {
     /// The `ingested_at` of the last commit; each commit gets a strictly later one, so the
     /// rows of one commit can be told apart.
     last_stamp: DateTime<Utc>,
+    derivations: Derivations,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and applies migrations.
-    /// `:memory:` gives a private in-memory database.
-    pub fn open(path: &str) -> Result<Store, StoreError> {
+    /// Opens (creating if needed) the database at `path`, applies migrations and runs the
+    /// `define` steps of `derivations`. `:memory:` gives a private in-memory database.
+    pub fn open(path: &str, derivations: Derivations) -> Result<Store, StoreError> {
         let conn = if path == ":memory:" {
             Connection::open_in_memory()
         } else {
@@ -138,6 +179,7 @@ impl Store {
             conn,
             path: path.to_string(),
             last_stamp: DateTime::<Utc>::MIN_UTC,
+            derivations,
         };
         store.migrate()?;
         Ok(store)
@@ -176,20 +218,21 @@ impl Store {
                 source,
             })?;
         }
-        self.conn.execute_batch(crate::jira::RESOLVE_KEY_SQL)?;
         self.refresh_views()?;
         self.conn.register_table_function::<ArrowVTab>("arrow")?;
         Ok(())
     }
 
-    /// (Re)creates the views with the current `settings` filled in as constants (`{{key}}` in
-    /// `views.sql`). Call again after changing settings.
+    /// Runs every `define` step (macros, views) with the current `settings`. Call again after
+    /// changing settings.
     pub fn refresh_views(&self) -> Result<(), StoreError> {
         let mut stmt = self.conn.prepare("SELECT key, value FROM settings")?;
-        let settings: std::collections::HashMap<String, Option<String>> = stmt
+        let settings: Settings = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
-        self.conn.execute_batch(&render_views(VIEWS, &settings))?;
+        for &(step, define) in &self.derivations.define {
+            define(&self.conn, &settings).map_err(|source| StoreError::Derived { step, source })?;
+        }
         Ok(())
     }
 
@@ -217,6 +260,18 @@ impl Store {
         rejects: &[RejectRecord],
         checkpoints: &[Checkpoint],
     ) -> Result<AppendStats, StoreError> {
+        self.append_retiring(events, rejects, checkpoints, &[])
+    }
+
+    /// [`Store::append`], also deleting the checkpoints named in `retired` (a source that is
+    /// done with them, such as a rotated file read to its end) in the same transaction.
+    pub fn append_retiring(
+        &mut self,
+        events: &[IncomingEvent],
+        rejects: &[RejectRecord],
+        checkpoints: &[Checkpoint],
+        retired: &[String],
+    ) -> Result<AppendStats, StoreError> {
         let now = Utc::now().max(self.last_stamp + chrono::Duration::microseconds(1));
         self.last_stamp = now;
         let mut seen = HashSet::with_capacity(events.len());
@@ -231,11 +286,14 @@ impl Store {
         };
         let tx = self.conn.transaction()?;
         if !unique.is_empty() {
-            let inserted = insert_new_events(&tx, &unique, now)?;
+            let inserted = insert_new_events(&tx, &unique, now, &self.derivations)?;
             stats.stored = inserted;
             stats.duplicates += unique.len() as u64 - inserted;
         }
         insert_rejects(&tx, rejects, now)?;
+        for source in retired {
+            tx.execute("DELETE FROM checkpoints WHERE source = ?", params![source])?;
+        }
         for cp in checkpoints {
             tx.execute(
                 "INSERT OR REPLACE INTO checkpoints (source, position, identity, updated_at) VALUES (?, ?, ?, ?)",
@@ -263,8 +321,9 @@ impl Store {
     }
 }
 
-/// Replaces each `{{key}}` with that setting as a SQL string literal (`NULL` when unset).
-fn render_views(sql: &str, settings: &std::collections::HashMap<String, Option<String>>) -> String {
+/// Replaces each `{{key}}` with that setting as a SQL string literal (`NULL` when unset), for
+/// `define` steps whose SQL takes settings as constants.
+pub fn render_settings(sql: &str, settings: &Settings) -> String {
     let mut out = String::with_capacity(sql.len());
     let mut rest = sql;
     while let Some(start) = rest.find("{{") {
@@ -294,13 +353,14 @@ fn time_bounds(events: &[&IncomingEvent]) -> (DateTime<Utc>, DateTime<Utc>) {
 }
 
 /// Inserts the batch's events that are not stored yet, straight from the Arrow batch (DuckDB's
-/// `arrow` table function scans it in place, so rows are copied once), then folds exactly those
-/// rows — found by this commit's unique `ingested_at` — into the session state.
+/// `arrow` table function scans it in place, so rows are copied once), then runs the
+/// `after_insert` steps over exactly those rows (this commit's unique `ingested_at`).
 /// Returns how many were new.
 fn insert_new_events(
     conn: &Connection,
     events: &[&IncomingEvent],
     stamp: DateTime<Utc>,
+    derivations: &Derivations,
 ) -> Result<u64, StoreError> {
     let batch = ArrowBatchRegistration::new(to_record_batch(events, stamp)?);
     let (lo, hi) = time_bounds(events);
@@ -309,12 +369,11 @@ fn insert_new_events(
         params![&batch, lo.naive_utc(), hi.naive_utc()],
     )?;
     if inserted > 0 {
-        conn.execute(
-            crate::analytics::sessions::FOLD_SQL,
-            params![stamp.naive_utc()],
-        )?;
-        // Pushes for sessions this commit closed, queued in the same transaction.
-        crate::jira::outbox::enqueue_closed(conn, stamp)?;
+        for &(step, after_insert) in &derivations.after_insert {
+            let changed =
+                after_insert(conn, stamp).map_err(|source| StoreError::Derived { step, source })?;
+            tracing::debug!(step, changed, "derived step");
+        }
     }
     Ok(inserted as u64)
 }
@@ -350,19 +409,12 @@ mod tests {
     use super::*;
     use crate::event::{EventKind, OperatorEvent};
 
-    fn event(kind: EventKind, secs: i64, session: &str) -> IncomingEvent {
-        let mut e = OperatorEvent::new(kind, Utc.timestamp_opt(1_767_000_000 + secs, 0).unwrap());
+    fn start(session: &str) -> IncomingEvent {
+        let mut e = OperatorEvent::new(
+            EventKind::SessionStart,
+            Utc.timestamp_opt(1_767_000_001, 0).unwrap(),
+        );
         e.session_id = Some(session.into());
-        e.client_id = Some("machine-1".into());
-        e.client_user = Some("ana@corp.example".into());
-        e.target = Some("deployment/api/container/main".into());
-        e.target_namespace = Some("shop".into());
-        if kind == EventKind::SessionEnd {
-            e.session_duration = Some(secs as f64 - 10.0);
-        }
-        if kind == EventKind::PortSteal {
-            e.port = Some(8080);
-        }
         IncomingEvent {
             event: e.finish(),
             format: "tracing-json",
@@ -370,61 +422,9 @@ mod tests {
         }
     }
 
-    fn session_row(store: &Store, id: &str) -> (Option<String>, String, Option<f64>, i64, String) {
-        store
-            .connection()
-            .query_row(
-                "SELECT CAST(started_at AS VARCHAR), status, duration_seconds, event_count, array_to_string(ports_stolen, ',') FROM sessions WHERE session_id = ?",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .unwrap()
-    }
-
-    #[test]
-    fn sessions_fold_across_batches_in_any_order_and_replays_change_nothing() {
-        let mut store = Store::open(":memory:").unwrap();
-        let end = [event(EventKind::SessionEnd, 70, "s1")];
-        let first = store.append(&end, &[], &[]).unwrap();
-        assert_eq!(first.stored, 1);
-        let (started, status, duration, count, _) = session_row(&store, "s1");
-        assert_eq!(status, "closed", "an end without a start still counts");
-        assert_eq!(duration, Some(60.0));
-        assert_eq!(
-            started.as_deref(),
-            Some("2025-12-29 09:20:10"),
-            "start = end - duration"
-        );
-        assert_eq!(count, 1);
-
-        let rest = [
-            event(EventKind::SessionStart, 10, "s1"),
-            event(EventKind::PortSteal, 20, "s1"),
-        ];
-        let second = store.append(&rest, &[], &[]).unwrap();
-        assert_eq!(second.stored, 2);
-        let (started, status, _, count, ports) = session_row(&store, "s1");
-        assert_eq!(started.as_deref(), Some("2025-12-29 09:20:10"));
-        assert_eq!(
-            (status.as_str(), count, ports.as_str()),
-            ("closed", 3, "8080")
-        );
-
-        let mut all: Vec<IncomingEvent> = rest.to_vec();
-        all.extend(end.iter().cloned());
-        all.push(all[0].clone());
-        let replay = store.append(&all, &[], &[]).unwrap();
-        assert_eq!((replay.stored, replay.duplicates), (0, 4));
-        assert_eq!(
-            session_row(&store, "s1").3,
-            3,
-            "a replay must not inflate the session"
-        );
-    }
-
     #[test]
     fn rejects_and_checkpoints_commit_with_the_batch() {
-        let mut store = Store::open(":memory:").unwrap();
+        let mut store = Store::open(":memory:", Derivations::default()).unwrap();
         let reject = RejectRecord::new(
             "tail:/x.log",
             Some("/x.log:3".into()),
@@ -437,11 +437,7 @@ mod tests {
             identity: Some("1:2".into()),
         };
         store
-            .append(
-                &[event(EventKind::SessionStart, 1, "s2")],
-                &[reject],
-                std::slice::from_ref(&cp),
-            )
+            .append(&[start("s2")], &[reject], std::slice::from_ref(&cp))
             .unwrap();
         assert_eq!(store.checkpoint("tail:/x.log").unwrap(), Some(cp));
         let len: i64 = store

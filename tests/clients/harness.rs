@@ -469,6 +469,13 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// `value` as MessagePack.
+pub fn msgpack(value: &rmpv::Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    rmpv::encode::write_value(&mut out, value).expect("encode");
+    out
+}
+
 /// NDJSON of `values`.
 pub fn ndjson(values: impl IntoIterator<Item = Value>) -> String {
     values.into_iter().map(|v| format!("{v}\n")).collect()

@@ -42,8 +42,12 @@ pub enum Change {
 
 /// A file being followed.
 pub struct Tracked {
-    /// The checkpoint's `source`: `tail:<path>`, or `tail:<path>#rotated` once rotated away.
+    /// The checkpoint's `source`, one per file: `tail:<path it was found at>#<dev>:<ino>`
+    /// ([`key_for`]). It stays the file's key after the file is renamed, so the checkpoints of
+    /// a rotated file and of its successor never overwrite each other.
     pub key: String,
+    /// Checkpoints to delete with this file's next commit (older rows for the same file).
+    pub retire: Vec<String>,
     /// The path it was found at.
     pub path: PathBuf,
     /// The file it is, whatever its path now.
@@ -66,7 +70,8 @@ impl Tracked {
     pub fn new(file: File, path: &Path, inode: Inode, position: u64) -> io::Result<Tracked> {
         let size = file.metadata()?.len();
         Ok(Tracked {
-            key: format!("tail:{}", path.display()),
+            key: key_for(path, inode),
+            retire: Vec::new(),
             path: path.to_path_buf(),
             inode,
             rotated_at: None,
@@ -79,6 +84,16 @@ impl Tracked {
             parser: LineParser::new(InputFormat::Auto),
             skipping: false,
         })
+    }
+
+    /// The checkpoint this file has committed so far (for saving it on its own, before another
+    /// file's commit could make a restart forget it).
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            source: self.key.clone(),
+            position: self.committed as i64,
+            identity: Some(self.identity().to_string()),
+        }
     }
 
     /// The identity saved with checkpoints.
@@ -169,10 +184,12 @@ impl Tracked {
         }
         let nothing_new = sink.submission.events.is_empty()
             && sink.rejected() == 0
-            && self.safe_pos == self.committed;
+            && self.safe_pos == self.committed
+            && self.retire.is_empty();
         if nothing_new {
             return Ok(None);
         }
+        sink.submission.retired = self.retire.clone();
         sink.submission.checkpoints.push(Checkpoint {
             source: self.key.clone(),
             position: self.safe_pos as i64,
@@ -218,6 +235,7 @@ impl Tracked {
     pub fn committed(&mut self, stored: bool) {
         if stored {
             self.committed = self.safe_pos;
+            self.retire.clear();
         } else {
             self.read_pos = self.committed;
             self.safe_pos = self.committed;
@@ -225,6 +243,11 @@ impl Tracked {
             self.skipping = false;
         }
     }
+}
+
+/// The checkpoint source of the file `inode`, first found at `path`.
+pub fn key_for(path: &Path, inode: Inode) -> String {
+    format!("tail:{}#{}:{}", path.display(), inode.dev, inode.ino)
 }
 
 /// Reads until `buf` is full or the file ends; returns the bytes read.

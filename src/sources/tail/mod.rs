@@ -3,17 +3,21 @@
 //! batch of lines with the file's checkpoint in the same transaction.
 //!
 //! How files are told apart and followed:
-//! - A checkpoint is `(tail:<path>, byte offset after the last complete line, identity)`, the
-//!   identity being `dev:ino` plus a fingerprint of the first bytes ([`identity`]). At start-up
-//!   a file whose identity has a checkpoint resumes exactly there: no gap, no duplicate.
+//! - A checkpoint is kept per file, not per path: `(tail:<path>#<dev>:<ino>, byte offset after
+//!   the last complete line, identity)`, the identity being `dev:ino` plus a fingerprint of the
+//!   first bytes ([`identity`]). A file keeps its row when it is renamed, and the row is
+//!   deleted only once the file has been read to its end after `rotate_wait_ms`, or cannot be
+//!   found at start-up. So a restart resumes the live file and every rotated file it hadn't
+//!   finished, whatever order their commits landed in: no gap, no duplicate.
 //! - Files that appear later are read from their beginning; files present at the first scan
 //!   with no checkpoint start at `[tail] start_at` (`beginning` or `end`).
 //! - Rotation by rename: when a path points to a new file, the old one (still open) is read on
-//!   as `tail:<path>#rotated` for `rotate_wait_ms` more, to its end. If the service was
-//!   down during a rotation, the old file is found again by identity in the same directory.
+//!   under its own checkpoint for `rotate_wait_ms` more, to its end. If the service was down
+//!   during a rotation, the old file is found again by identity in the same directory.
 //! - Copytruncate: a file that shrank, or whose first bytes changed, is read again from 0; the
 //!   lines written between the last read and the truncation are read from the copy, found in
-//!   the same directory by fingerprint.
+//!   the same directory by fingerprint. The copy's checkpoint is committed before anything
+//!   else, so a crash can't lose its place.
 //! - `notify` only wakes the loop early; a rescan every `poll_interval_ms` finds everything
 //!   (symlinked `/var/log/containers`, lost inotify events).
 //! - Back-pressure: the loop waits for each commit, so a full queue pauses reading.
@@ -43,8 +47,9 @@ use crate::store::Checkpoint;
 /// Prefix of the tailer's checkpoint sources.
 const KEY_PREFIX: &str = "tail:";
 
-/// Suffix of the checkpoint of a file rotated away from its path.
-const ROTATED_SUFFIX: &str = "#rotated";
+/// Suffix of the checkpoint of a rotated file in versions that kept one row per path (still
+/// read, so an upgrade resumes where the old version stopped).
+const LEGACY_ROTATED_SUFFIX: &str = "#rotated";
 
 /// Batches read from one file per turn, so one big file doesn't starve the others.
 const BATCHES_PER_TURN: usize = 8;
@@ -119,6 +124,7 @@ pub fn start(
         active: HashMap::new(),
         draining: Vec::new(),
         known: HashMap::new(),
+        saved_keys: HashMap::new(),
         saved_paths: HashSet::new(),
         watched: HashSet::new(),
         pipeline,
@@ -153,6 +159,9 @@ struct Tailer {
     /// Positions of files not followed right now, by inode: from checkpoints, or files that
     /// were drained. A file found again resumes there.
     known: HashMap<Inode, (Fingerprint, u64)>,
+    /// Checkpoint rows saved for each file: the first is taken over by the file when it is
+    /// followed again, the others are deleted with its next commit.
+    saved_keys: HashMap<Inode, Vec<String>>,
     /// Paths that had a checkpoint: a new file there is a successor, read from its start.
     saved_paths: HashSet<PathBuf>,
     watched: HashSet<PathBuf>,
@@ -172,11 +181,20 @@ impl Tailer {
             let Some(Ok(identity)) = cp.identity.as_deref().map(str::parse::<Identity>) else {
                 continue;
             };
-            let rotated = rest.ends_with(ROTATED_SUFFIX);
-            let path = PathBuf::from(rest.strip_suffix(ROTATED_SUFFIX).unwrap_or(rest));
+            let rotated = rest.ends_with(LEGACY_ROTATED_SUFFIX);
+            let own_suffix = format!("#{}:{}", identity.inode.dev, identity.inode.ino);
+            let path = rest
+                .strip_suffix(own_suffix.as_str())
+                .or_else(|| rest.strip_suffix(LEGACY_ROTATED_SUFFIX))
+                .unwrap_or(rest);
+            let path = PathBuf::from(path);
             if !rotated {
                 self.saved_paths.insert(path.clone());
             }
+            self.saved_keys
+                .entry(identity.inode)
+                .or_default()
+                .push(cp.source.clone());
             let position = u64::try_from(cp.position).unwrap_or(0);
             // The same file may have two rows (before and after it rotated): the further wins.
             let entry = self
@@ -314,8 +332,7 @@ impl Tailer {
                 position
             }
             Some((fingerprint, position)) => {
-                let key = format!("{KEY_PREFIX}{}", path.display());
-                self.recover_from_copy(path, &key, &fingerprint, position, inode, None);
+                self.recover_from_copy(path, &fingerprint, position, inode, None);
                 0
             }
             None if first && self.start_at == StartAt::End && !self.saved_paths.contains(path) => {
@@ -324,7 +341,19 @@ impl Tailer {
             None => 0,
         };
         tracing::info!(path = %path.display(), position, "tail: following");
-        Tracked::new(file, path, inode, position)
+        let mut t = Tracked::new(file, path, inode, position)?;
+        self.take_over_saved_keys(&mut t);
+        Ok(t)
+    }
+
+    /// Gives `t` the checkpoint row saved for its file (the first one, when there are several:
+    /// an older version's `tail:<path>` rows, or the file renamed onto another matched path),
+    /// and deletes the others with its next commit.
+    fn take_over_saved_keys(&mut self, t: &mut Tracked) {
+        if let Some(mut keys) = self.saved_keys.remove(&t.inode) {
+            t.key = keys.remove(0);
+            t.retire.extend(keys);
+        }
     }
 
     /// The file at `path` was rotated away (renamed, removed, replaced): keep reading it
@@ -333,9 +362,8 @@ impl Tailer {
         let Some(mut t) = self.active.remove(path) else {
             return;
         };
-        t.key.push_str(ROTATED_SUFFIX);
         // A file rotated twice while still being drained is not written to any more.
-        for older in self.draining.iter_mut().filter(|d| d.key == t.key) {
+        for older in self.draining.iter_mut().filter(|d| d.path == t.path) {
             older.rotated_at = Some(Instant::now() - self.rotate_wait);
         }
         t.rotated_at = Some(Instant::now());
@@ -344,26 +372,40 @@ impl Tailer {
 
     /// After a restart: files whose checkpoint names an identity not found by the globs, found
     /// again in their directory (rotated while the service was down), are read on.
+    /// A checkpoint whose file is gone (not matched, not found beside its path) is deleted.
     fn find_rotated(&mut self, saved: Vec<Saved>) {
+        let mut gone = Vec::new();
         for s in saved {
             if self.is_followed(s.identity.inode) {
                 continue;
             }
+            let Some(keys) = self.saved_keys.remove(&s.identity.inode) else {
+                continue; // taken over by a file found under another of its rows
+            };
             let found = find_near(&s.path, |_, inode, file| {
                 Ok(inode == s.identity.inode && s.identity.fingerprint.still_matches(file)?)
             });
             let Some((path, file, _)) = found else {
+                tracing::info!(checkpoint = %s.key, "tail: the file of this checkpoint is gone; forgetting it");
+                gone.extend(keys);
                 continue;
             };
             match Tracked::new(file, &path, s.identity.inode, s.position) {
                 Ok(mut t) => {
                     tracing::info!(path = %path.display(), position = s.position, "tail: reading a file rotated while stopped");
-                    t.key = format!("{}{ROTATED_SUFFIX}", s.key.trim_end_matches(ROTATED_SUFFIX));
+                    self.saved_keys.insert(t.inode, keys);
+                    self.take_over_saved_keys(&mut t);
                     t.rotated_at = Some(Instant::now());
                     self.draining.push(t);
                 }
                 Err(e) => tracing::warn!(path = %path.display(), error = %e, "tail: cannot reopen"),
             }
+        }
+        if !gone.is_empty() {
+            self.commit(Submission {
+                retired: gone,
+                ..Default::default()
+            });
         }
     }
 
@@ -381,7 +423,17 @@ impl Tailer {
         let draining = std::mem::take(&mut self.draining);
         for mut t in draining {
             busy |= self.pump(&mut t);
-            if self.drained(&t) {
+            // Read to its end: its checkpoint goes (with any older rows of the same file).
+            let retired = self.drained(&t) && {
+                let mut retired = std::mem::take(&mut t.retire);
+                retired.push(t.key.clone());
+                self.commit(Submission {
+                    retired,
+                    ..Default::default()
+                })
+            };
+            if retired {
+                tracing::info!(path = %t.path.display(), "tail: rotated file read to its end");
                 self.known
                     .insert(t.inode, (t.fingerprint().clone(), t.read_pos()));
             } else {
@@ -433,16 +485,9 @@ impl Tailer {
     /// the file is read again from 0.
     fn truncated(&mut self, t: &mut Tracked) {
         tracing::info!(path = %t.path.display(), "tail: truncated; reading it again from the start");
-        let (path, key, fingerprint) = (t.path.clone(), t.key.clone(), t.fingerprint().clone());
+        let (path, fingerprint) = (t.path.clone(), t.fingerprint().clone());
         let parser = t.take_parser();
-        self.recover_from_copy(
-            &path,
-            &key,
-            &fingerprint,
-            t.read_pos(),
-            t.inode,
-            Some(parser),
-        );
+        self.recover_from_copy(&path, &fingerprint, t.read_pos(), t.inode, Some(parser));
         if let Err(e) = t.restart_from_zero() {
             tracing::warn!(path = %t.path.display(), error = %e, "tail: cannot reread");
         }
@@ -454,7 +499,6 @@ impl Tailer {
     fn recover_from_copy(
         &mut self,
         original: &Path,
-        key: &str,
         fingerprint: &Fingerprint,
         from: u64,
         own: Inode,
@@ -470,11 +514,16 @@ impl Tailer {
         match Tracked::new(file, &path, inode, from) {
             Ok(mut copy) => {
                 tracing::info!(path = %path.display(), from, "tail: reading the end of the truncated file from its copy");
-                copy.key = format!("{}{ROTATED_SUFFIX}", key.trim_end_matches(ROTATED_SUFFIX));
                 if let Some(parser) = parser {
                     copy.set_parser(parser);
                 }
                 copy.rotated_at = Some(Instant::now() - self.rotate_wait);
+                // Saved before the truncated file commits its new start, so a crash in between
+                // still knows where the copy's unread end begins.
+                self.commit(Submission {
+                    checkpoints: vec![copy.checkpoint()],
+                    ..Default::default()
+                });
                 self.draining.push(copy);
             }
             Err(e) => {

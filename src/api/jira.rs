@@ -6,10 +6,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::outbox::{self, OutboxStatus};
-use super::{is_issue_key, panel};
+use super::{ApiError, AppState};
 use crate::analytics::reports::{self, Period};
-use crate::api::{ApiError, AppState};
+use crate::jira::outbox::{self, OutboxStatus};
+use crate::jira::{is_issue_key, panel};
 
 /// `GET /jira/panel/{KEY}`: the issue's all-time totals as a small HTML page.
 pub async fn panel(
