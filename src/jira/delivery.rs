@@ -70,27 +70,7 @@ impl Webhook {
             value.set_sensitive(true);
             Some((name, value))
         };
-        crate::tls::install_provider();
-        let mut builder = reqwest::Client::builder().tls_backend_rustls();
-        if let Some(path) = &config.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                config_error("ca_file", format!("cannot read {}: {e}", path.display()))
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| config_error("ca_file", format!("{}: {e}", path.display())))?;
-            if certs.is_empty() {
-                return Err(config_error(
-                    "ca_file",
-                    format!("{} holds no PEM certificate", path.display()),
-                ));
-            }
-            builder = builder.tls_certs_merge(certs);
-        }
-        let client = builder
-            .timeout(Duration::from_millis(config.timeout_ms.max(1)))
-            .user_agent(concat!("mirrord-usage/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| config_error("webhook_url", e.to_string()))?;
+        let client = http_client(config, "webhook_url")?;
         Ok(Some(Webhook {
             url,
             secret,
@@ -119,7 +99,33 @@ impl Webhook {
     }
 }
 
-fn describe(e: reqwest::Error) -> String {
+/// The HTTPS client of the Jira sinks: the system roots plus `[jira] ca_file`, the `[jira]
+/// timeout, and our user agent. `option` names the option blamed if it cannot be built.
+pub fn http_client(config: &JiraConfig, option: &str) -> Result<reqwest::Client, JiraError> {
+    crate::tls::install_provider();
+    let mut builder = reqwest::Client::builder().tls_backend_rustls();
+    if let Some(path) = &config.ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| config_error("ca_file", format!("cannot read {}: {e}", path.display())))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| config_error("ca_file", format!("{}: {e}", path.display())))?;
+        if certs.is_empty() {
+            return Err(config_error(
+                "ca_file",
+                format!("{} holds no PEM certificate", path.display()),
+            ));
+        }
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder
+        .timeout(Duration::from_millis(config.timeout_ms.max(1)))
+        .user_agent(concat!("mirrord-usage/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| config_error(option, e.to_string()))
+}
+
+/// A request error in a few words, without the URL.
+pub fn describe(e: reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {
@@ -138,10 +144,36 @@ pub fn backoff(attempt: u32, initial: Duration, max: Duration, rng: &mut impl Rn
     half + Duration::from_micros(rng.gen_range(0..=half.as_micros().min(u64::MAX as u128) as u64))
 }
 
+/// A database connection for the Jira tasks, used from async code one blocking job at a time.
+#[derive(Clone)]
+pub struct TaskDb(Arc<Mutex<Connection>>);
+
+impl TaskDb {
+    pub fn new(conn: Connection) -> TaskDb {
+        TaskDb(Arc::new(Mutex::new(conn)))
+    }
+
+    /// Runs `f` on the connection on a blocking thread.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, JiraError> + Send + 'static,
+    ) -> Result<T, JiraError> {
+        let db = self.0.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = db
+                .lock()
+                .map_err(|_| JiraError::Internal("database handle poisoned".into()))?;
+            f(&conn)
+        })
+        .await
+        .map_err(|e| JiraError::Internal(format!("database task failed: {e}")))?
+    }
+}
+
 /// The running task's settings and connection.
 struct Task {
     webhook: Webhook,
-    db: Arc<Mutex<Connection>>,
+    db: TaskDb,
     poll: Duration,
     sweep_every: Duration,
     retry_initial: Duration,
@@ -162,7 +194,7 @@ pub fn start(
     };
     let task = Task {
         webhook,
-        db: Arc::new(Mutex::new(conn)),
+        db: TaskDb::new(conn),
         poll: Duration::from_millis(config.poll_interval_ms.max(10)),
         sweep_every: Duration::from_millis(config.abandoned_sweep_interval_ms.max(10)),
         retry_initial: Duration::from_millis(config.retry_initial_ms.max(1)),
@@ -183,15 +215,7 @@ impl Task {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, JiraError> + Send + 'static,
     ) -> Result<T, JiraError> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = db
-                .lock()
-                .map_err(|_| JiraError::Internal("database handle poisoned".into()))?;
-            f(&conn)
-        })
-        .await
-        .map_err(|e| JiraError::Internal(format!("database task failed: {e}")))?
+        self.db.run(f).await
     }
 
     async fn run(self, mut shutdown: watch::Receiver<bool>) {
