@@ -278,9 +278,8 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
     ));
     let jira = crate::jira::delivery::start(&config.jira, jira_db, shutdown_rx.clone())
         .map_err(|e| ServeError::Other(e.to_string()))?;
-    let jira_rest =
-        crate::jira::rest::sink::start(&config.jira, jira_rest_db, shutdown_rx.clone())
-            .map_err(|e| ServeError::Other(e.to_string()))?;
+    let jira_rest = crate::jira::rest::sink::start(&config.jira, jira_rest_db, shutdown_rx.clone())
+        .map_err(|e| ServeError::Other(e.to_string()))?;
     let receivers = if opts.no_receivers {
         Vec::new()
     } else {

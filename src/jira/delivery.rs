@@ -144,6 +144,43 @@ pub fn backoff(attempt: u32, initial: Duration, max: Duration, rng: &mut impl Rn
     half + Duration::from_micros(rng.gen_range(0..=half.as_micros().min(u64::MAX as u128) as u64))
 }
 
+/// The retry policy both Jira sinks share: the backoff from `[jira] retry_initial_ms` up to
+/// `retry_max_ms`, `max_attempts`, and how often abandoned sessions are swept.
+#[derive(Debug, Clone, Copy)]
+pub struct Retries {
+    pub sweep_every: Duration,
+    pub initial: Duration,
+    pub max: Duration,
+    /// 0: retry forever.
+    pub max_attempts: u32,
+}
+
+impl Retries {
+    pub fn new(config: &JiraConfig) -> Retries {
+        Retries {
+            sweep_every: Duration::from_millis(config.abandoned_sweep_interval_ms.max(10)),
+            initial: Duration::from_millis(config.retry_initial_ms.max(1)),
+            max: Duration::from_millis(
+                config
+                    .retry_max_ms
+                    .max(config.retry_initial_ms)
+                    .clamp(1, MAX_RETRY_MS),
+            ),
+            max_attempts: config.max_attempts,
+        }
+    }
+
+    /// The wait before the next try after `attempts` failed ones.
+    pub fn delay(&self, attempts: u32) -> Duration {
+        backoff(attempts, self.initial, self.max, &mut rand::thread_rng())
+    }
+
+    /// True when `attempts` failed tries are all that `max_attempts` allows.
+    pub fn give_up(&self, attempts: u32) -> bool {
+        self.max_attempts > 0 && attempts >= self.max_attempts
+    }
+}
+
 /// A database connection for the Jira tasks, used from async code one blocking job at a time.
 #[derive(Clone)]
 pub struct TaskDb(Arc<Mutex<Connection>>);
@@ -175,10 +212,7 @@ struct Task {
     webhook: Webhook,
     db: TaskDb,
     poll: Duration,
-    sweep_every: Duration,
-    retry_initial: Duration,
-    retry_max: Duration,
-    max_attempts: u32,
+    retries: Retries,
 }
 
 /// Starts the delivery task when a webhook is configured. `conn` is a connection to the
@@ -196,15 +230,7 @@ pub fn start(
         webhook,
         db: TaskDb::new(conn),
         poll: Duration::from_millis(config.poll_interval_ms.max(10)),
-        sweep_every: Duration::from_millis(config.abandoned_sweep_interval_ms.max(10)),
-        retry_initial: Duration::from_millis(config.retry_initial_ms.max(1)),
-        retry_max: Duration::from_millis(
-            config
-                .retry_max_ms
-                .max(config.retry_initial_ms)
-                .clamp(1, MAX_RETRY_MS),
-        ),
-        max_attempts: config.max_attempts,
+        retries: Retries::new(config),
     };
     Ok(Some(tokio::spawn(task.run(shutdown))))
 }
@@ -223,7 +249,7 @@ impl Task {
         let mut next_sweep = Instant::now();
         while !*shutdown.borrow() {
             if Instant::now() >= next_sweep {
-                next_sweep = Instant::now() + self.sweep_every;
+                next_sweep = Instant::now() + self.retries.sweep_every;
                 match self
                     .db(|c| Ok(outbox::sweep_abandoned(c, Utc::now())?))
                     .await
@@ -295,13 +321,8 @@ impl Task {
 
     async fn record_failure(&self, item: Due, key: String, error: String) -> Result<(), JiraError> {
         let attempts = item.attempts + 1;
-        let give_up = self.max_attempts > 0 && attempts >= self.max_attempts;
-        let delay = backoff(
-            attempts,
-            self.retry_initial,
-            self.retry_max,
-            &mut rand::thread_rng(),
-        );
+        let give_up = self.retries.give_up(attempts);
+        let delay = self.retries.delay(attempts);
         let now = Utc::now();
         let next = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::days(7));
         if give_up {

@@ -40,10 +40,7 @@ pub fn sweep_abandoned(conn: &Connection, now: DateTime<Utc>) -> Result<usize, d
 
 /// The same for the REST sink: a `rest.abandoned` row for every session that has become
 /// abandoned since `[jira.rest]` was turned on.
-pub fn sweep_abandoned_rest(
-    conn: &Connection,
-    now: DateTime<Utc>,
-) -> Result<usize, duckdb::Error> {
+pub fn sweep_abandoned_rest(conn: &Connection, now: DateTime<Utc>) -> Result<usize, duckdb::Error> {
     conn.execute(ENQUEUE_ABANDONED_SQL, params![now.naive_utc(), "rest"])
 }
 
@@ -247,7 +244,9 @@ pub struct OutboxStatus {
 /// Reads the outbox's state.
 pub fn status(conn: &Connection) -> Result<OutboxStatus, duckdb::Error> {
     let (webhook, rest): (Option<String>, Option<String>) =
-        conn.query_row(named(OUTBOX_SQL, "sinks"), [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        conn.query_row(named(OUTBOX_SQL, "sinks"), [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     let mut counts = BTreeMap::new();
     let mut stmt = conn.prepare(named(OUTBOX_SQL, "counts"))?;
     for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {

@@ -189,7 +189,11 @@ impl JiraRestConfig {
             ("sessions_field", &self.sessions_field, FieldKind::Number),
             ("hours_field", &self.hours_field, FieldKind::Number),
             ("users_field", &self.users_field, FieldKind::Number),
-            ("ci_sessions_field", &self.ci_sessions_field, FieldKind::Number),
+            (
+                "ci_sessions_field",
+                &self.ci_sessions_field,
+                FieldKind::Number,
+            ),
             ("last_user_field", &self.last_user_field, FieldKind::Text),
         ]
         .into_iter()
@@ -274,10 +278,9 @@ impl JiraRestConfig {
         self.auth()?;
         let fields = self.fields();
         for f in &fields {
-            let ok = f
-                .id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+            let ok =
+                f.id.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
             if !ok {
                 return Err(rest_error(
                     f.option,
@@ -442,7 +445,10 @@ mod tests {
         let text = adf["body"]["content"][0]["content"][0]["text"]
             .as_str()
             .unwrap();
-        assert!(text.contains("3 sessions (1 CI), 0.28 h (17 min), 2 users"), "{text}");
+        assert!(
+            text.contains("3 sessions (1 CI), 0.28 h (17 min), 2 users"),
+            "{text}"
+        );
         assert!(text.contains(COMMENT_MARKER));
         assert!(t.comment_body(Deployment::DataCenter)["body"].is_string());
     }
@@ -476,7 +482,10 @@ mod tests {
             sessions_field: "customfield_10051".into(),
             ..cloud()
         });
-        assert!(e.contains("rest.hours_field") || e.contains("rest.sessions_field"), "{e}");
+        assert!(
+            e.contains("rest.hours_field") || e.contains("rest.sessions_field"),
+            "{e}"
+        );
         let e = err(JiraRestConfig {
             hours_field: "custom field".into(),
             ..cloud()

@@ -59,7 +59,10 @@ impl fmt::Display for CheckReport {
         if failed == 0 {
             writeln!(f, "Jira is ready for the REST sink.")
         } else {
-            writeln!(f, "{failed} problem(s); fix them and run `jira check` again.")
+            writeln!(
+                f,
+                "{failed} problem(s); fix them and run `jira check` again."
+            )
         }
     }
 }
@@ -255,7 +258,9 @@ async fn check_issue(
         .await;
     let Outcome::Done(found) = &o else {
         let why = match status_of(&o) {
-            Some(404) => "not found, or this account may not browse it (Browse projects permission)",
+            Some(404) => {
+                "not found, or this account may not browse it (Browse projects permission)"
+            }
             Some(403) => "this account may not browse it (Browse projects permission)",
             _ => "cannot read it",
         };

@@ -165,11 +165,18 @@ pub fn error_text(status: StatusCode, body: &str) -> String {
     let mut parts = Vec::new();
     if let Ok(v) = serde_json::from_str::<Value>(body) {
         if let Some(messages) = v["errorMessages"].as_array() {
-            parts.extend(messages.iter().filter_map(Value::as_str).map(str::to_string));
+            parts.extend(
+                messages
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string),
+            );
         }
         if let Some(errors) = v["errors"].as_object() {
             for (field, message) in errors {
-                let m = message.as_str().map_or_else(|| message.to_string(), str::to_string);
+                let m = message
+                    .as_str()
+                    .map_or_else(|| message.to_string(), str::to_string);
                 parts.push(format!("{field}: {m}"));
             }
         }
@@ -196,7 +203,9 @@ pub fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> 
     let wait = if let Ok(seconds) = value.parse::<u64>() {
         Duration::from_secs(seconds)
     } else {
-        let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+        let at = DateTime::parse_from_rfc2822(value)
+            .ok()?
+            .with_timezone(&Utc);
         (at - now).to_std().unwrap_or(Duration::ZERO)
     };
     Some(wait.min(MAX_RETRY_AFTER))

@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 use super::client::{Client, Outcome};
 use super::{COMMENT_MARKER, FieldChoice, IssueTotals, JiraRestConfig, PROPERTY_KEY};
 use crate::analytics::reports::{self, Period};
-use crate::jira::delivery::{TaskDb, backoff};
+use crate::jira::delivery::{Retries, TaskDb};
 use crate::jira::outbox::{self, empty_totals};
 use crate::jira::{JiraConfig, JiraError, is_issue_key, named};
 
@@ -35,9 +35,6 @@ const BATCH: usize = 20_000;
 
 /// Pages of comments looked through for ours when its id is not known.
 const COMMENT_PAGES: usize = 20;
-
-/// The longest delay between retries whatever the config says (a week).
-const MAX_RETRY_MS: u64 = 7 * 24 * 3600 * 1000;
 
 /// What one round did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -67,10 +64,7 @@ pub struct Sink {
     comment: bool,
     db: TaskDb,
     interval: Duration,
-    sweep_every: Duration,
-    retry_initial: Duration,
-    retry_max: Duration,
-    max_attempts: u32,
+    retries: Retries,
     /// No request before this (a `Retry-After`).
     paused_until: std::sync::Mutex<Option<DateTime<Utc>>>,
 }
@@ -110,15 +104,7 @@ impl Sink {
             comment: rest.comment,
             db: TaskDb::new(conn),
             interval: Duration::from_millis(rest.interval_ms.max(10)),
-            sweep_every: Duration::from_millis(config.abandoned_sweep_interval_ms.max(10)),
-            retry_initial: Duration::from_millis(config.retry_initial_ms.max(1)),
-            retry_max: Duration::from_millis(
-                config
-                    .retry_max_ms
-                    .max(config.retry_initial_ms)
-                    .clamp(1, MAX_RETRY_MS),
-            ),
-            max_attempts: config.max_attempts,
+            retries: Retries::new(config),
             paused_until: std::sync::Mutex::new(None),
         })
     }
@@ -142,7 +128,7 @@ impl Sink {
         let mut next_sweep = tokio::time::Instant::now();
         while !*shutdown.borrow() {
             if tokio::time::Instant::now() >= next_sweep {
-                next_sweep = tokio::time::Instant::now() + self.sweep_every;
+                next_sweep = tokio::time::Instant::now() + self.retries.sweep_every;
                 let swept = self
                     .db
                     .run(|c| Ok(outbox::sweep_abandoned_rest(c, Utc::now())?))
@@ -164,7 +150,7 @@ impl Sink {
                 }
             };
             tokio::select! {
-                _ = tokio::time::sleep(wait.min(self.sweep_every)) => {}
+                _ = tokio::time::sleep(wait.min(self.retries.sweep_every)) => {}
                 _ = shutdown.wait_for(|stop| *stop) => {}
             }
         }
@@ -247,19 +233,12 @@ impl Sink {
                     .await;
             }
             Outcome::Retry { error, after, .. } => {
-                let delay = after.unwrap_or_else(|| {
-                    backoff(
-                        attempts,
-                        self.retry_initial,
-                        self.retry_max,
-                        &mut rand::thread_rng(),
-                    )
-                });
+                let delay = after.unwrap_or_else(|| self.retries.delay(attempts));
                 let next = now + to_chrono(delay);
                 if after.is_some() {
                     self.pause(next);
                 }
-                let give_up = self.max_attempts > 0 && attempts >= self.max_attempts;
+                let give_up = self.retries.give_up(attempts);
                 tracing::warn!(issue = %key, attempts, %error, retry_in_ms = delay.as_millis() as u64, give_up, "jira: REST write failed");
                 (error, next, give_up)
             }
@@ -270,14 +249,7 @@ impl Sink {
         };
         self.db
             .run(move |c| {
-                let p = params![
-                    list,
-                    key,
-                    now.naive_utc(),
-                    next.naive_utc(),
-                    error,
-                    give_up
-                ];
+                let p = params![list, key, now.naive_utc(), next.naive_utc(), error, give_up];
                 c.execute(named(REST_SQL, "retry"), p)?;
                 Ok(())
             })
@@ -298,7 +270,10 @@ impl Sink {
         let issue = format!("issue/{key}");
         if !self.fields.is_empty() {
             let body = totals.fields_body(&self.fields);
-            let o = self.client.send(Method::PUT, &issue, &[], Some(&body)).await;
+            let o = self
+                .client
+                .send(Method::PUT, &issue, &[], Some(&body))
+                .await;
             if !matches!(o, Outcome::Done(_)) {
                 return Ok(o);
             }
