@@ -13,33 +13,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{Duration as Days, SecondsFormat, Utc};
-use common::{ADMIN_KEY, Server, bin};
+use common::{ADMIN_KEY, Server, bin, ok, run};
 use serde_json::Value;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn run(db: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .env_remove("MIRRORD_USAGE_SERVER")
-        .env_remove("MIRRORD_USAGE_CONFIG")
-        .output()
-        .expect("run mirrord-usage")
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "command failed: {}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
 fn json(out: Output) -> Value {
