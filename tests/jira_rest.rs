@@ -899,3 +899,29 @@ fn jira_sync_from_a_date_backfills_data_center_issues_of_an_existing_database() 
         }
     }
 }
+
+// ---- docs/jira.md ----
+
+#[test]
+fn the_config_example_in_docs_jira_md_loads_and_is_valid() {
+    use mirrord_usage::config::Config;
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/jira.md"))
+        .unwrap();
+    let example = doc
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a ```toml block in docs/jira.md");
+    let dir = tempfile::tempdir().unwrap();
+    let token = write_config(dir.path(), "jira-api-token", "t0ken\n");
+    let text = example.replace(
+        "/var/run/secrets/mirrord-usage/jira-api-token",
+        token.to_str().unwrap(),
+    );
+    let path = write_config(dir.path(), "example.toml", &text);
+    let config = Config::load(Some(&path), Vec::new()).unwrap();
+    config.jira.validate().unwrap();
+    let rest = config.jira.rest_enabled().expect("[jira.rest] is on");
+    assert_eq!(rest.fields().len(), 5);
+    assert!(rest.property && rest.comment);
+}
