@@ -624,7 +624,20 @@ fn an_unknown_issue_and_a_wrong_field_type_are_recorded_once_with_jiras_text() {
     assert_eq!(j.seen().len(), 2, "nothing after a refused field write");
     assert!(j.issue("SHOP-12").unwrap().fields.is_empty());
     let status = server.get_json("/api/v1/jira/status");
+    assert_eq!(status["rest"], true);
     assert_eq!(status["counts"]["failed"], 2, "{status}");
+    let problems = status["problems"].as_array().unwrap();
+    assert!(
+        problems.iter().any(|p| p["reason"] == "rest.closed"
+            && p["jiraKey"] == "NOPE-9"
+            && p["lastError"]
+                .as_str()
+                .unwrap()
+                .contains("Issue does not exist")),
+        "{status}"
+    );
+    // The status with REST rows in it still matches the OpenAPI spec.
+    common::check_openapi(&server);
     check_requests(&j);
 }
 

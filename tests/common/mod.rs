@@ -66,6 +66,21 @@ pub fn poll(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// Validates the live responses of `server` (every GET route with JSON, the SQL and ingest
+/// POSTs) against `schemas/openapi.yaml` with `tests/api/check_openapi.py`.
+pub fn check_openapi(server: &Server) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new("python3")
+        .arg(format!("{root}/tests/api/check_openapi.py"))
+        .arg(format!("{root}/schemas/openapi.yaml"))
+        .arg(server.url(""))
+        .arg(KEY)
+        .arg(ADMIN_KEY)
+        .output()
+        .expect("python3 with PyYAML and jsonschema: run .ci/install.d/api.sh");
+    ok(out);
+}
+
 /// A running `serve`, killed on drop.
 pub struct Server {
     pub child: Child,

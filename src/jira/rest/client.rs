@@ -4,7 +4,8 @@
 //! - 2xx: [`Outcome::Done`], with the JSON body when there is one.
 //! - 429, 5xx, 401, 408, a timeout or a lost connection: [`Outcome::Retry`], with the wait
 //!   Jira asked for in `Retry-After` (seconds or an HTTP date) when it gave one. 401 is
-//!   retried because it is not about one issue: a rotated token file fixes it for all.
+//!   retried because it is not about one issue: the writes stay pending until a new token
+//!   (read at start, so after a restart) fixes it for all.
 //! - any other 4xx (404 unknown issue, 400 field error, 403 no permission):
 //!   [`Outcome::Rejected`] with Jira's own error text (`errorMessages` and `errors`), which the
 //!   outbox records once instead of retrying forever.
