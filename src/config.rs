@@ -359,7 +359,7 @@ impl Default for RetentionConfig {
 
 /// Sections the environment can set, nested ones (`server_tls` = `[server.tls]`) before their
 /// parents so the longest prefix wins.
-const SECTIONS: [&str; 13] = [
+const SECTIONS: [&str; 14] = [
     "server_tls",
     "server",
     "api",
@@ -371,6 +371,7 @@ const SECTIONS: [&str; 13] = [
     "licenses",
     "sql",
     "metrics",
+    "jira_rest",
     "jira",
     "retention",
 ];

@@ -22,11 +22,14 @@
 //! - [`outbox`]: the durable `jira_outbox` table: enqueue on close (inside the store's commit),
 //!   the abandoned sweep, state changes and the status report.
 //! - [`delivery`]: the `serve` task that POSTs due pushes with backoff and an idempotency key.
+//! - [`rest`]: the REST sink (`[jira.rest]`) that writes each issue's totals onto the issue in
+//!   Jira (custom fields, an issue property, one comment), `jira check` and `jira sync`.
 //! - [`panel`]: the embeddable HTML panel (its HTTP handlers live in `api::jira`).
 
 pub mod delivery;
 pub mod outbox;
 pub mod panel;
+pub mod rest;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use duckdb::{Connection, params};
@@ -46,6 +49,9 @@ pub fn define_key_macro(
 
 const SETTINGS_SQL: &str = include_str!("jira/settings.sql");
 
+/// The REST sink's own table and settings rows, created when the settings are synced.
+const REST_SCHEMA_SQL: &str = include_str!("jira/rest_schema.sql");
+
 /// A whole Jira issue key, e.g. `SHOP-123`.
 const ISSUE_KEY: &str = r"^[A-Z][A-Z0-9_]+-[1-9][0-9]*$";
 
@@ -63,6 +69,8 @@ pub enum JiraError {
     Store(#[from] crate::store::StoreError),
     #[error("cannot reach {url}: {message}")]
     Http { url: String, message: String },
+    #[error(transparent)]
+    Secret(#[from] crate::secret::SecretFileError),
     #[error("{0}")]
     Internal(String),
 }
@@ -114,6 +122,9 @@ pub struct JiraConfig {
     /// The panel's Content-Security-Policy; `style-src` (the hash of the panel's own styles)
     /// and `frame-ancestors` are added unless it sets them.
     pub panel_csp: String,
+    /// `[jira.rest]`: write each issue's totals onto the issue over Jira's REST API.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rest: Option<rest::JiraRestConfig>,
 }
 
 impl Default for JiraConfig {
@@ -138,6 +149,7 @@ impl Default for JiraConfig {
                 "https://*.atlassian-dev.net".into(),
             ],
             panel_csp: "default-src 'none'; base-uri 'none'; form-action 'none'".into(),
+            rest: None,
         }
     }
 }
@@ -243,12 +255,20 @@ impl JiraConfig {
             rule.check(i)?;
         }
         delivery::Webhook::check(self)?;
+        if let Some(rest) = &self.rest {
+            rest.validate()?;
+        }
         panel::check(self)
     }
 
     /// True when pushes are configured.
     pub fn webhook_enabled(&self) -> bool {
         !self.webhook_url.trim().is_empty()
+    }
+
+    /// The REST sink's config when it is turned on (`[jira.rest]` with a `base_url`).
+    pub fn rest_enabled(&self) -> Option<&rest::JiraRestConfig> {
+        self.rest.as_ref().filter(|r| r.enabled())
     }
 }
 
@@ -259,8 +279,8 @@ fn named(file: &'static str, name: &str) -> &'static str {
 }
 
 /// Validates `config` and copies what the SQL reads into the database: the project filter
-/// and webhook switch into `settings`, the rules into `jira_rules`. `now` starts the webhook's
-/// `since` the first time it is turned on.
+/// and the webhook and REST sink switches into `settings`, the rules into `jira_rules`. `now`
+/// starts a sink's `since` the first time it is turned on. Also creates the REST sink's table.
 pub fn sync_settings(
     conn: &Connection,
     config: &JiraConfig,
@@ -268,27 +288,14 @@ pub fn sync_settings(
 ) -> Result<(), JiraError> {
     config.validate()?;
     let projects = (!config.project_keys.is_empty()).then(|| config.project_keys.join(","));
-    let on = config.webhook_enabled();
+    conn.execute_batch(REST_SCHEMA_SQL)?;
     let tx = conn.unchecked_transaction()?;
     tx.execute(
         named(SETTINGS_SQL, "set"),
         params!["jira_project_keys", projects],
     )?;
-    tx.execute(
-        named(SETTINGS_SQL, "set"),
-        params!["jira_webhook", if on { "on" } else { "off" }],
-    )?;
-    if on {
-        tx.execute(
-            named(SETTINGS_SQL, "since"),
-            params![now.naive_utc().format("%Y-%m-%d %H:%M:%S%.6f").to_string()],
-        )?;
-    } else {
-        tx.execute(
-            named(SETTINGS_SQL, "set"),
-            params!["jira_webhook_since", None::<String>],
-        )?;
-    }
+    set_switch(&tx, "jira_webhook", config.webhook_enabled(), now)?;
+    set_switch(&tx, "jira_rest", config.rest_enabled().is_some(), now)?;
     tx.execute(named(SETTINGS_SQL, "clear_rules"), [])?;
     for (i, rule) in config.rules.iter().enumerate() {
         let r = rule.check(i)?;
@@ -305,6 +312,33 @@ pub fn sync_settings(
         )?;
     }
     tx.commit()?;
+    Ok(())
+}
+
+/// Turns a sink's switch (`jira_webhook`, `jira_rest`) on or off; `<switch>_since` keeps the
+/// time it was first turned on, until it is turned off.
+fn set_switch(
+    conn: &Connection,
+    switch: &str,
+    on: bool,
+    now: DateTime<Utc>,
+) -> Result<(), JiraError> {
+    let since = format!("{switch}_since");
+    conn.execute(
+        named(SETTINGS_SQL, "set"),
+        params![switch, if on { "on" } else { "off" }],
+    )?;
+    if on {
+        conn.execute(
+            named(SETTINGS_SQL, "since"),
+            params![
+                now.naive_utc().format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+                since
+            ],
+        )?;
+    } else {
+        conn.execute(named(SETTINGS_SQL, "set"), params![since, None::<String>])?;
+    }
     Ok(())
 }
 

@@ -50,7 +50,7 @@ enum Command {
     Export(ExportArgs),
     /// Write a consistent snapshot of the database to a file (ask a running serve with --server).
     Backup(BackupArgs),
-    /// Jira integration: the state of the webhook pushes.
+    /// Jira integration: the outbox, the REST sink's check against Jira, and a backfill.
     #[command(subcommand)]
     Jira(JiraCommand),
 }
@@ -303,6 +303,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => run_export(&cli.db, args),
         Command::Backup(args) => run_backup(&cli.db, args),
         Command::Jira(JiraCommand::Status(args)) => run_jira_status(&cli.db, args),
+        Command::Jira(JiraCommand::Check(args)) => run_jira_check(&cli.db, args),
+        Command::Jira(JiraCommand::Sync(args)) => run_jira_sync(&cli.db, args),
         Command::Bench(BenchCommand::Ingest { events, seed, dir }) => {
             let tmp = tempfile::tempdir()?;
             let dir = dir.unwrap_or_else(|| tmp.path().to_path_buf());
@@ -500,13 +502,97 @@ fn serve_with(
     Ok(())
 }
 
-// ---- `jira status` ----
+// ---- `jira status`, `jira check`, `jira sync` ----
 
 #[derive(Debug, Subcommand)]
 enum JiraCommand {
     /// Webhook pushes by state (pending, delivered, skipped, failed), the oldest pending one and
     /// recent errors. Reads the database, or asks a running serve with --server.
     Status(JiraStatusArgs),
+    /// Check [jira.rest] against the live Jira: sign-in, the fields (exist, number or text),
+    /// one issue readable with the fields editable. Exits non-zero on any problem.
+    Check(JiraCheckArgs),
+    /// Write the all-time totals of every issue seen (since --from) to Jira through the REST
+    /// sink, e.g. after turning it on for an existing database. Needs the database, so stop
+    /// serve first; what is still retrying when it ends is left for serve.
+    Sync(JiraSyncArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct JiraCheckArgs {
+    /// Config file with [jira.rest] (default: built-in defaults and environment).
+    #[arg(long, env = "MIRRORD_USAGE_CONFIG")]
+    config: Option<std::path::PathBuf>,
+    /// The issue to read (default: the issue of the latest session in the database).
+    #[arg(long)]
+    issue: Option<String>,
+    /// Print the findings as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct JiraSyncArgs {
+    /// Config file with [jira.rest] (default: built-in defaults and environment).
+    #[arg(long, env = "MIRRORD_USAGE_CONFIG")]
+    config: Option<std::path::PathBuf>,
+    /// Only issues with a session that started on or after this day (YYYY-MM-DD, UTC); the
+    /// totals written are still all-time.
+    #[arg(long)]
+    from: Option<chrono::NaiveDate>,
+    /// Stop after this many seconds; what is still pending is left for serve.
+    #[arg(long, default_value_t = 600)]
+    timeout_seconds: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn run_jira_check(db: &str, args: JiraCheckArgs) -> anyhow::Result<()> {
+    use mirrord_usage::jira::rest;
+    let config = Config::load(args.config.as_deref(), std::env::vars())?;
+    let issue = match args.issue {
+        Some(key) => Some(key),
+        // The database is only a hint here: a running serve holds it, which is fine.
+        None if std::path::Path::new(db).exists() => mirrord_usage::database::open(db)
+            .ok()
+            .and_then(|s| rest::sink::latest_issue(s.connection()).ok().flatten()),
+        None => None,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
+    let report = runtime.block_on(rest::check::check(&config.jira, issue.as_deref()));
+    if args.json {
+        print_out(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+    } else {
+        print_out(&report.to_string())?;
+    }
+    if !report.ok() {
+        anyhow::bail!("jira check found problems");
+    }
+    Ok(())
+}
+
+fn run_jira_sync(db: &str, args: JiraSyncArgs) -> anyhow::Result<()> {
+    use mirrord_usage::jira;
+    let config = Config::load(args.config.as_deref(), std::env::vars())?;
+    let store = ops::open_existing(db)
+        .with_context(|| format!("open {db} (jira sync needs the database: stop serve first)"))?;
+    jira::sync_settings(store.connection(), &config.jira, chrono::Utc::now())?;
+    store.refresh_views()?;
+    let conn = store.reader()?;
+    let from = args.from.and_then(|d| d.and_hms_opt(0, 0, 0));
+    let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
+    let timeout = std::time::Duration::from_secs(args.timeout_seconds);
+    let report = runtime.block_on(jira::rest::sink::sync(&config.jira, conn, from, timeout))?;
+    if args.json {
+        print_out(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+    } else {
+        print_out(&report.to_string())?;
+    }
+    if report.issues.iter().any(|i| i.state == "failed") {
+        anyhow::bail!("some issues could not be written (see above)");
+    }
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]

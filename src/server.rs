@@ -236,6 +236,8 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
     let sources_db = store.reader()?;
     // The Jira delivery task writes only its outbox rows, through its own connection.
     let jira_db = store.reader()?;
+    // The Jira REST sink too: it writes only its own outbox rows and `jira_rest_issues`.
+    let jira_rest_db = store.reader()?;
     let pipeline_cfg = PipelineConfig {
         batch_size: config.pipeline.batch_size.max(1),
         flush_interval: Duration::from_millis(config.pipeline.flush_interval_ms),
@@ -276,6 +278,8 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
         shutdown_rx.clone(),
     ));
     let jira = crate::jira::delivery::start(&config.jira, jira_db, shutdown_rx.clone())
+        .map_err(|e| ServeError::Other(e.to_string()))?;
+    let jira_rest = crate::jira::rest::sink::start(&config.jira, jira_rest_db, shutdown_rx.clone())
         .map_err(|e| ServeError::Other(e.to_string()))?;
     let receivers = if opts.no_receivers {
         Vec::new()
@@ -321,6 +325,9 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
     let _ = retention.await;
     if let Some(jira) = jira {
         let _ = jira.await;
+    }
+    if let Some(jira_rest) = jira_rest {
+        let _ = jira_rest.await;
     }
     drop(pipeline_metrics);
     drop(handle);

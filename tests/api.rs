@@ -315,21 +315,7 @@ fn metrics_pass_promtool() {
 #[test]
 fn responses_match_the_openapi_spec() {
     let (_dir, server) = demo_server();
-    let root = env!("CARGO_MANIFEST_DIR");
-    let out = std::process::Command::new("python3")
-        .arg(format!("{root}/tests/api/check_openapi.py"))
-        .arg(format!("{root}/schemas/openapi.yaml"))
-        .arg(server.url(""))
-        .arg(KEY)
-        .arg(ADMIN_KEY)
-        .output()
-        .expect("python3 with PyYAML and jsonschema: run .ci/install.d/api.sh");
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::check_openapi(&server);
 }
 
 #[test]

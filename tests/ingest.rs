@@ -1,35 +1,14 @@
 //! `ingest`, `sql` and `generate` driven through the real binary, the way a user runs them:
 //! sample files, bad input, idempotency, missing files and unwritable databases.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
+use common::{bin, ok, run};
 use serde_json::Value;
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_mirrord-usage")
-}
-
-fn run(db: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .output()
-        .expect("run mirrord-usage")
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "command failed: {}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 output")
-}
 
 fn ingest_json(db: &Path, inputs: &[&str]) -> Value {
     let mut args = vec!["ingest", "--json"];

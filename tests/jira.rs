@@ -10,14 +10,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine;
-use chrono::{DateTime, Utc};
-use common::{ADMIN_KEY, KEY, Server};
+use chrono::Utc;
+use common::operator::{closed, line};
+use common::{KEY, Server};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -109,44 +110,6 @@ async fn hook(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -
 }
 
 // ---- the operator's log lines ----
-
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
-fn line(t: DateTime<Utc>, message: &str, fields: Value) -> String {
-    let mut f = fields;
-    f["message"] = json!(message);
-    json!({ "timestamp": ts(t), "level": "INFO", "fields": f, "target": "operator::session" })
-        .to_string()
-}
-
-/// A closed session: start and end `minutes` apart, ending `ago` minutes before now.
-fn closed(
-    id: &str,
-    user: &str,
-    branch: Option<&str>,
-    extra: Value,
-    ago: i64,
-    minutes: i64,
-) -> Vec<String> {
-    let end = Utc::now() - chrono::Duration::minutes(ago);
-    let start = end - chrono::Duration::minutes(minutes);
-    let mut fields =
-        json!({ "session_id": id, "client_user": user, "target": "deployment/api/container/main" });
-    if let Some(b) = branch {
-        fields["branch"] = json!(b);
-    }
-    let mut end_fields = fields.clone();
-    end_fields["session_duration"] = json!(minutes * 60);
-    if let (Value::Object(e), Value::Object(x)) = (&mut end_fields, extra) {
-        e.extend(x);
-    }
-    vec![
-        line(start, "Session Start", fields),
-        line(end, "Session End", end_fields),
-    ]
-}
 
 /// The scenario: what each session's key should be, and why.
 fn scenario() -> String {
@@ -259,46 +222,14 @@ key = "OPS-7"
     path
 }
 
-fn start(db: &Path, config: &Path) -> Server {
-    Server::start(
-        db,
-        &["--no-receivers", "--config", config.to_str().unwrap()],
-    )
-}
-
-fn ingest(server: &Server, body: String) {
-    let r = Server::client()
-        .post(server.url("/api/v1/ingest"))
-        .header("x-license-key", ADMIN_KEY)
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap_or_default());
-}
-
-/// Rows of a read-only SQL query through the API.
-fn sql_rows(server: &Server, query: &str) -> Vec<Value> {
-    let (status, body) = server.sql(query);
-    assert_eq!(status, 200, "{query}: {body}");
-    body["rows"]
-        .as_array()
-        .cloned()
-        .unwrap_or_else(|| panic!("{query}: {body}"))
-}
-
 fn outbox_counts(server: &Server) -> BTreeMap<String, i64> {
     let status = server.get_json("/api/v1/jira/status");
     serde_json::from_value(status["counts"].clone()).unwrap()
 }
 
-fn wait_for(what: &str, server: &Server, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while Instant::now() < deadline {
-        if done() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
+fn wait_for(what: &str, server: &Server, done: impl FnMut() -> bool) {
+    if common::poll(Duration::from_secs(90), done) {
+        return;
     }
     panic!(
         "timed out waiting for {what}; status {}",
@@ -338,8 +269,7 @@ fn check_deliveries(server: &Server, receiver: &Receiver) {
         "every push carries the secret"
     );
 
-    let outbox = sql_rows(
-        server,
+    let outbox = server.rows(
         "SELECT idempotency_key, session_id, reason, jira_key FROM jira_outbox WHERE state = 'delivered'",
     );
     let by_key: BTreeMap<String, (String, String, String)> = outbox
@@ -401,10 +331,7 @@ fn check_deliveries(server: &Server, receiver: &Receiver) {
 }
 
 fn check_keys_in_sessions(server: &Server) {
-    let rows = sql_rows(
-        server,
-        "SELECT session_id, jira_key FROM sessions ORDER BY session_id",
-    );
+    let rows = server.rows("SELECT session_id, jira_key FROM sessions ORDER BY session_id");
     let got: BTreeMap<String, Option<String>> = rows
         .iter()
         .map(|r| {
@@ -428,9 +355,9 @@ fn pushes_survive_500s_and_timeouts_and_arrive_once_per_idempotency_key() {
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::start(4, true);
     let config = write_config(dir.path(), receiver.port);
-    let server = start(&dir.path().join("db.duckdb"), &config);
+    let server = Server::with_config(&dir.path().join("db.duckdb"), &config);
     let logs = scenario();
-    ingest(&server, logs.clone());
+    server.ingest(logs.clone());
     check_keys_in_sessions(&server);
     wait_delivered(&server);
     check_deliveries(&server, &receiver);
@@ -461,12 +388,13 @@ fn pushes_survive_500s_and_timeouts_and_arrive_once_per_idempotency_key() {
     );
 
     // A replay of the same logs stores nothing and queues nothing.
-    ingest(&server, logs);
+    server.ingest(logs);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(receiver.accepted().len(), PUSHED);
 
-    let out = std::process::Command::new(common::bin())
-        .args([
+    let status = common::ok(common::run(
+        &server.db,
+        &[
             "jira",
             "status",
             "--json",
@@ -474,15 +402,9 @@ fn pushes_survive_500s_and_timeouts_and_arrive_once_per_idempotency_key() {
             &server.url(""),
             "--key",
             KEY,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+        ],
+    ));
+    let status: Value = serde_json::from_str(&status).unwrap();
     assert_eq!(status["webhook"], true);
     assert_eq!(status["counts"]["delivered"], PUSHED);
     assert_eq!(status["problems"], json!([]));
@@ -494,20 +416,18 @@ fn pending_pushes_resume_after_serve_is_killed_and_started_again() {
     let db = dir.path().join("db.duckdb");
     let receiver = Receiver::start(0, false);
     let config = write_config(dir.path(), receiver.port);
-    let first = start(&db, &config);
-    ingest(&first, scenario());
+    let first = Server::with_config(&db, &config);
+    first.ingest(scenario());
     wait_for("every push tried and pending", &first, || {
-        let tried = sql_rows(
-            &first,
-            "SELECT count(*) FROM jira_outbox WHERE state = 'pending' AND attempts > 0",
-        );
+        let tried =
+            first.rows("SELECT count(*) FROM jira_outbox WHERE state = 'pending' AND attempts > 0");
         tried[0][0] == json!(PUSHED) && outbox_counts(&first)["skipped"] == SKIPPED as i64
     });
     assert!(receiver.accepted().is_empty());
     drop(first); // SIGKILL: no graceful shutdown
     receiver.healthy.store(true, Ordering::SeqCst);
 
-    let second = start(&db, &config);
+    let second = Server::with_config(&db, &config);
     wait_delivered(&second);
     check_deliveries(&second, &receiver);
     check_keys_in_sessions(&second);
@@ -518,8 +438,8 @@ fn the_panel_is_self_contained_html_with_the_issue_totals_and_a_strict_policy() 
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::start(0, true);
     let config = write_config(dir.path(), receiver.port);
-    let server = start(&dir.path().join("db.duckdb"), &config);
-    ingest(&server, scenario());
+    let server = Server::with_config(&dir.path().join("db.duckdb"), &config);
+    server.ingest(scenario());
 
     // No API key: an iframe can't send one.
     let r = Server::client()
@@ -600,7 +520,7 @@ fn status_needs_the_key_and_a_bad_jira_config_stops_serve_with_a_clear_message()
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::start(0, true);
     let config = write_config(dir.path(), receiver.port);
-    let server = start(&dir.path().join("db.duckdb"), &config);
+    let server = Server::with_config(&dir.path().join("db.duckdb"), &config);
     let r = Server::client()
         .get(server.url("/api/v1/jira/status"))
         .send()

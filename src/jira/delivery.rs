@@ -70,27 +70,7 @@ impl Webhook {
             value.set_sensitive(true);
             Some((name, value))
         };
-        crate::tls::install_provider();
-        let mut builder = reqwest::Client::builder().tls_backend_rustls();
-        if let Some(path) = &config.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                config_error("ca_file", format!("cannot read {}: {e}", path.display()))
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| config_error("ca_file", format!("{}: {e}", path.display())))?;
-            if certs.is_empty() {
-                return Err(config_error(
-                    "ca_file",
-                    format!("{} holds no PEM certificate", path.display()),
-                ));
-            }
-            builder = builder.tls_certs_merge(certs);
-        }
-        let client = builder
-            .timeout(Duration::from_millis(config.timeout_ms.max(1)))
-            .user_agent(concat!("mirrord-usage/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| config_error("webhook_url", e.to_string()))?;
+        let client = http_client(config, "webhook_url")?;
         Ok(Some(Webhook {
             url,
             secret,
@@ -119,7 +99,33 @@ impl Webhook {
     }
 }
 
-fn describe(e: reqwest::Error) -> String {
+/// The HTTPS client of the Jira sinks: the system roots plus `[jira] ca_file`, the `[jira]
+/// timeout, and our user agent. `option` names the option blamed if it cannot be built.
+pub fn http_client(config: &JiraConfig, option: &str) -> Result<reqwest::Client, JiraError> {
+    crate::tls::install_provider();
+    let mut builder = reqwest::Client::builder().tls_backend_rustls();
+    if let Some(path) = &config.ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| config_error("ca_file", format!("cannot read {}: {e}", path.display())))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| config_error("ca_file", format!("{}: {e}", path.display())))?;
+        if certs.is_empty() {
+            return Err(config_error(
+                "ca_file",
+                format!("{} holds no PEM certificate", path.display()),
+            ));
+        }
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder
+        .timeout(Duration::from_millis(config.timeout_ms.max(1)))
+        .user_agent(concat!("mirrord-usage/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| config_error(option, e.to_string()))
+}
+
+/// A request error in a few words, without the URL.
+pub fn describe(e: reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {
@@ -138,15 +144,75 @@ pub fn backoff(attempt: u32, initial: Duration, max: Duration, rng: &mut impl Rn
     half + Duration::from_micros(rng.gen_range(0..=half.as_micros().min(u64::MAX as u128) as u64))
 }
 
+/// The retry policy both Jira sinks share: the backoff from `[jira] retry_initial_ms` up to
+/// `retry_max_ms`, `max_attempts`, and how often abandoned sessions are swept.
+#[derive(Debug, Clone, Copy)]
+pub struct Retries {
+    pub sweep_every: Duration,
+    pub initial: Duration,
+    pub max: Duration,
+    /// 0: retry forever.
+    pub max_attempts: u32,
+}
+
+impl Retries {
+    pub fn new(config: &JiraConfig) -> Retries {
+        Retries {
+            sweep_every: Duration::from_millis(config.abandoned_sweep_interval_ms.max(10)),
+            initial: Duration::from_millis(config.retry_initial_ms.max(1)),
+            max: Duration::from_millis(
+                config
+                    .retry_max_ms
+                    .max(config.retry_initial_ms)
+                    .clamp(1, MAX_RETRY_MS),
+            ),
+            max_attempts: config.max_attempts,
+        }
+    }
+
+    /// The wait before the next try after `attempts` failed ones.
+    pub fn delay(&self, attempts: u32) -> Duration {
+        backoff(attempts, self.initial, self.max, &mut rand::thread_rng())
+    }
+
+    /// True when `attempts` failed tries are all that `max_attempts` allows.
+    pub fn give_up(&self, attempts: u32) -> bool {
+        self.max_attempts > 0 && attempts >= self.max_attempts
+    }
+}
+
+/// A database connection for the Jira tasks, used from async code one blocking job at a time.
+#[derive(Clone)]
+pub struct TaskDb(Arc<Mutex<Connection>>);
+
+impl TaskDb {
+    pub fn new(conn: Connection) -> TaskDb {
+        TaskDb(Arc::new(Mutex::new(conn)))
+    }
+
+    /// Runs `f` on the connection on a blocking thread.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, JiraError> + Send + 'static,
+    ) -> Result<T, JiraError> {
+        let db = self.0.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = db
+                .lock()
+                .map_err(|_| JiraError::Internal("database handle poisoned".into()))?;
+            f(&conn)
+        })
+        .await
+        .map_err(|e| JiraError::Internal(format!("database task failed: {e}")))?
+    }
+}
+
 /// The running task's settings and connection.
 struct Task {
     webhook: Webhook,
-    db: Arc<Mutex<Connection>>,
+    db: TaskDb,
     poll: Duration,
-    sweep_every: Duration,
-    retry_initial: Duration,
-    retry_max: Duration,
-    max_attempts: u32,
+    retries: Retries,
 }
 
 /// Starts the delivery task when a webhook is configured. `conn` is a connection to the
@@ -162,17 +228,9 @@ pub fn start(
     };
     let task = Task {
         webhook,
-        db: Arc::new(Mutex::new(conn)),
+        db: TaskDb::new(conn),
         poll: Duration::from_millis(config.poll_interval_ms.max(10)),
-        sweep_every: Duration::from_millis(config.abandoned_sweep_interval_ms.max(10)),
-        retry_initial: Duration::from_millis(config.retry_initial_ms.max(1)),
-        retry_max: Duration::from_millis(
-            config
-                .retry_max_ms
-                .max(config.retry_initial_ms)
-                .clamp(1, MAX_RETRY_MS),
-        ),
-        max_attempts: config.max_attempts,
+        retries: Retries::new(config),
     };
     Ok(Some(tokio::spawn(task.run(shutdown))))
 }
@@ -183,15 +241,7 @@ impl Task {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, JiraError> + Send + 'static,
     ) -> Result<T, JiraError> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = db
-                .lock()
-                .map_err(|_| JiraError::Internal("database handle poisoned".into()))?;
-            f(&conn)
-        })
-        .await
-        .map_err(|e| JiraError::Internal(format!("database task failed: {e}")))?
+        self.db.run(f).await
     }
 
     async fn run(self, mut shutdown: watch::Receiver<bool>) {
@@ -199,7 +249,7 @@ impl Task {
         let mut next_sweep = Instant::now();
         while !*shutdown.borrow() {
             if Instant::now() >= next_sweep {
-                next_sweep = Instant::now() + self.sweep_every;
+                next_sweep = Instant::now() + self.retries.sweep_every;
                 match self
                     .db(|c| Ok(outbox::sweep_abandoned(c, Utc::now())?))
                     .await
@@ -271,13 +321,8 @@ impl Task {
 
     async fn record_failure(&self, item: Due, key: String, error: String) -> Result<(), JiraError> {
         let attempts = item.attempts + 1;
-        let give_up = self.max_attempts > 0 && attempts >= self.max_attempts;
-        let delay = backoff(
-            attempts,
-            self.retry_initial,
-            self.retry_max,
-            &mut rand::thread_rng(),
-        );
+        let give_up = self.retries.give_up(attempts);
+        let delay = self.retries.delay(attempts);
         let now = Utc::now();
         let next = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::days(7));
         if give_up {

@@ -1,4 +1,5 @@
-//! The durable webhook outbox (`jira_outbox`): what must be pushed, and what became of it.
+//! The durable outbox (`jira_outbox`) of the webhook and the REST sink: what must be sent, and
+//! what became of it.
 //!
 //! A push is queued in the same transaction that stores a session's end ([`enqueue_closed`],
 //! called by the store's writer right after the session fold), or by the periodic sweep when a
@@ -6,6 +7,10 @@
 //! the idempotency key, derived from the reason and the session id. The delivery task then
 //! moves each push to `delivered`, `skipped` (the session has no Jira key) or, after
 //! `max_attempts`, `failed`; until then it stays `pending` and survives restarts.
+//!
+//! Rows of the REST sink ([`super::rest`]) sit in the same table with reasons prefixed `rest.`
+//! (`rest.closed`, `rest.abandoned`, `rest.sync`) and their own idempotency keys, so each sink
+//! keeps its own progress and neither one's backlog holds up the other.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -30,7 +35,13 @@ pub fn enqueue_closed(conn: &Connection, stamp: DateTime<Utc>) -> Result<usize, 
 /// Queues a push, once, for every session that has become abandoned since the webhook was
 /// turned on. Returns how many were queued.
 pub fn sweep_abandoned(conn: &Connection, now: DateTime<Utc>) -> Result<usize, duckdb::Error> {
-    conn.execute(ENQUEUE_ABANDONED_SQL, params![now.naive_utc()])
+    conn.execute(ENQUEUE_ABANDONED_SQL, params![now.naive_utc(), "webhook"])
+}
+
+/// The same for the REST sink: a `rest.abandoned` row for every session that has become
+/// abandoned since `[jira.rest]` was turned on.
+pub fn sweep_abandoned_rest(conn: &Connection, now: DateTime<Utc>) -> Result<usize, duckdb::Error> {
+    conn.execute(ENQUEUE_ABANDONED_SQL, params![now.naive_utc(), "rest"])
 }
 
 /// A push whose attempt is due.
@@ -140,7 +151,8 @@ pub fn prepare(conn: &Connection, due: &Due, now: DateTime<Utc>) -> Result<Prepa
     })))
 }
 
-fn empty_totals(key: &str) -> JiraMetric {
+/// The totals of an issue no session mentions (any more).
+pub fn empty_totals(key: &str) -> JiraMetric {
     JiraMetric {
         key: key.to_string(),
         sessions: 0,
@@ -218,6 +230,8 @@ pub struct Problem {
 pub struct OutboxStatus {
     /// Whether a webhook URL is configured (as of the last `serve` start).
     pub webhook: bool,
+    /// Whether the REST sink (`[jira.rest]`) is configured (as of the last `serve` start).
+    pub rest: bool,
     /// Pushes per state: pending, delivered, skipped, failed.
     pub counts: BTreeMap<String, i64>,
     pub oldest_pending: Option<String>,
@@ -229,11 +243,10 @@ pub struct OutboxStatus {
 
 /// Reads the outbox's state.
 pub fn status(conn: &Connection) -> Result<OutboxStatus, duckdb::Error> {
-    let webhook: Option<String> = conn.query_row(
-        "SELECT max(value) FROM settings WHERE key = 'jira_webhook'",
-        [],
-        |r| r.get(0),
-    )?;
+    let (webhook, rest): (Option<String>, Option<String>) =
+        conn.query_row(named(OUTBOX_SQL, "sinks"), [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     let mut counts = BTreeMap::new();
     let mut stmt = conn.prepare(named(OUTBOX_SQL, "counts"))?;
     for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
@@ -261,6 +274,7 @@ pub fn status(conn: &Connection) -> Result<OutboxStatus, duckdb::Error> {
         .collect::<Result<_, _>>()?;
     Ok(OutboxStatus {
         webhook: webhook.as_deref() == Some("on"),
+        rest: rest.as_deref() == Some("on"),
         counts,
         oldest_pending,
         next_attempt,
@@ -307,6 +321,12 @@ impl fmt::Display for OutboxStatus {
             "not configured ([jira] webhook_url)"
         };
         writeln!(f, "webhook:         {on}")?;
+        let rest = if self.rest {
+            "configured (rows with reason rest.*)"
+        } else {
+            "not configured ([jira.rest] base_url)"
+        };
+        writeln!(f, "rest:            {rest}")?;
         for (state, n) in &self.counts {
             writeln!(f, "{:<16} {n}", format!("{state}:"))?;
         }

@@ -1,9 +1,10 @@
 -- outbox: the delivery task's queries over `jira_outbox`, one named query each.
 -- name: due
--- Pending pushes whose next attempt is due at $1, oldest first, at most $2.
+-- Pending webhook pushes whose next attempt is due at $1, oldest first, at most $2 (the REST
+-- sink's `rest.*` rows are its own).
 SELECT idempotency_key, session_id, reason, attempts
 FROM jira_outbox
-WHERE state = 'pending' AND next_attempt_at <= $1
+WHERE state = 'pending' AND next_attempt_at <= $1 AND NOT starts_with(reason, 'rest.')
 ORDER BY seq
 LIMIT $2;
 -- name: session
@@ -28,6 +29,10 @@ WHERE idempotency_key = $1;
 UPDATE jira_outbox
 SET state = 'skipped', last_attempt_at = $2, last_error = 'no Jira key (no key in the branch, no override, no rule)'
 WHERE idempotency_key = $1;
+-- name: sinks
+-- Whether the webhook and the REST sink were on at the last sync of the settings.
+SELECT max(value) FILTER (WHERE key = 'jira_webhook'), max(value) FILTER (WHERE key = 'jira_rest')
+FROM settings;
 -- name: counts
 -- Pushes per state; every state listed, zero included.
 SELECT st.state, count(o.state)

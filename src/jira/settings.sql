@@ -2,8 +2,10 @@
 -- name: set
 INSERT OR REPLACE INTO settings VALUES ($1, $2);
 -- name: since
--- The webhook's start, kept across restarts while it stays on. $1: now.
-UPDATE settings SET value = $1 WHERE key = 'jira_webhook_since' AND value IS NULL;
+-- A sink's start, kept across restarts while it stays on. $1: now, $2: `jira_webhook_since` or
+-- `jira_rest_since`.
+INSERT INTO settings VALUES ($2, $1)
+ON CONFLICT (key) DO UPDATE SET value = coalesce(value, excluded.value);
 -- name: clear_rules
 DELETE FROM jira_rules;
 -- name: add_rule

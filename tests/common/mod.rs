@@ -3,10 +3,12 @@
 
 #![allow(dead_code)]
 
+pub mod operator;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The viewer key (`--license-key`): reports, trends, sessions, dashboards.
@@ -25,6 +27,58 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Runs the binary with `--db db` and `args`, without the caller's `MIRRORD_USAGE_SERVER` and
+/// `MIRRORD_USAGE_CONFIG`.
+pub fn run(db: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env_remove("MIRRORD_USAGE_SERVER")
+        .env_remove("MIRRORD_USAGE_CONFIG")
+        .output()
+        .expect("run mirrord-usage")
+}
+
+/// Asserts that a run succeeded; its stdout.
+pub fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "command failed: {}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// Calls `done` every 100 ms until it is true (then true) or `timeout` has passed (false).
+pub fn poll(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// Validates the live responses of `server` (every GET route with JSON, the SQL and ingest
+/// POSTs) against `schemas/openapi.yaml` with `tests/api/check_openapi.py`.
+pub fn check_openapi(server: &Server) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new("python3")
+        .arg(format!("{root}/tests/api/check_openapi.py"))
+        .arg(format!("{root}/schemas/openapi.yaml"))
+        .arg(server.url(""))
+        .arg(KEY)
+        .arg(ADMIN_KEY)
+        .output()
+        .expect("python3 with PyYAML and jsonschema: run .ci/install.d/api.sh");
+    ok(out);
 }
 
 /// A running `serve`, killed on drop.
@@ -92,6 +146,14 @@ impl Server {
         server
     }
 
+    /// Starts `serve` without receivers, with the config file `config`.
+    pub fn with_config(db: &Path, config: &Path) -> Server {
+        Server::start(
+            db,
+            &["--no-receivers", "--config", config.to_str().unwrap()],
+        )
+    }
+
     fn wait_healthy(&self) {
         let deadline = Instant::now() + Duration::from_secs(120);
         while Instant::now() < deadline {
@@ -146,6 +208,28 @@ impl Server {
             .unwrap();
         let status = r.status().as_u16();
         (status, r.json().unwrap_or(serde_json::Value::Null))
+    }
+
+    /// POST NDJSON lines to `/api/v1/ingest` with the admin key; asserts 200.
+    pub fn ingest(&self, body: String) {
+        let r = Self::client()
+            .post(self.url("/api/v1/ingest"))
+            .header("x-license-key", ADMIN_KEY)
+            .header("content-type", "application/x-ndjson")
+            .body(body)
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap_or_default());
+    }
+
+    /// The rows of a read-only SQL query through the API; asserts 200.
+    pub fn rows(&self, query: &str) -> Vec<serde_json::Value> {
+        let (status, body) = self.sql(query);
+        assert_eq!(status, 200, "{query}: {body}");
+        body["rows"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| panic!("{query}: {body}"))
     }
 
     /// Stops the server with SIGTERM and waits.
