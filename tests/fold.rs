@@ -79,3 +79,163 @@ fn sessions_fold_across_batches_in_any_order_and_replays_change_nothing() {
         "a replay must not inflate the session"
     );
 }
+
+/// The columns of `session_state`, lists sorted so that element order doesn't matter, and an
+/// empty list the same as none (both read as "no ports", "no filters" everywhere).
+const COLUMNS: &str = "session_id, started_at, ended_at, first_seen_at, last_seen_at, \
+     reported_duration, client_id, client_name, client_hostname, client_user, client_cli_version, \
+     target, target_type, target_name, target_namespace, target_container, branch, ci_flag, \
+     CAST(coalesce(list_sort(ports_stolen), []) AS VARCHAR) AS stolen, \
+     CAST(coalesce(list_sort(ports_mirrored), []) AS VARCHAR) AS mirrored, \
+     CAST(coalesce(list_sort(http_filters), []) AS VARCHAR) AS filters, copy_target, scale_down, trace_id, \
+     operator_version, event_count, jira_override";
+
+/// `session_state` as a from-scratch aggregation of every stored event, written here
+/// independently of `fold_sessions.sql`. Within a session every descriptive field carries one
+/// value (or none) in the generated histories, so `min` picks it whatever the order.
+const SCRATCH: &str = "SELECT session_id,
+        min(timestamp) FILTER (WHERE kind = 'session_start') AS started_at,
+        max(timestamp) FILTER (WHERE kind = 'session_end') AS ended_at,
+        min(timestamp) AS first_seen_at,
+        max(timestamp) AS last_seen_at,
+        max(session_duration) FILTER (WHERE kind = 'session_end') AS reported_duration,
+        min(client_id) AS client_id, min(client_name) AS client_name,
+        min(client_hostname) AS client_hostname, min(client_user) AS client_user,
+        min(client_cli_version) AS client_cli_version, min(target) AS target,
+        min(target_type) AS target_type, min(target_name) AS target_name,
+        min(target_namespace) AS target_namespace, min(target_container) AS target_container,
+        min(branch) AS branch, bool_or(ci) AS ci_flag,
+        list_distinct(list(port) FILTER (WHERE kind = 'port_steal')) AS ports_stolen,
+        list_distinct(list(port) FILTER (WHERE kind = 'port_mirror')) AS ports_mirrored,
+        list_distinct(list(http_filter) FILTER (WHERE http_filter IS NOT NULL)) AS http_filters,
+        bool_or(kind = 'copy_target') AS copy_target, bool_or(scale_down) AS scale_down,
+        min(trace_id) AS trace_id, min(operator_version) AS operator_version,
+        count(*) AS event_count,
+        min(coalesce(attributes->>'jira_key', attributes->>'jira_issue')) AS jira_override
+    FROM events WHERE session_id IS NOT NULL GROUP BY session_id";
+
+/// A random history: sessions with and without a start or an end, open ones, old (abandoned)
+/// ones, descriptive fields missing on some events, ports, filters, Jira overrides.
+fn history(rng: &mut impl rand::Rng, sessions: usize) -> Vec<IncomingEvent> {
+    let mut out = Vec::new();
+    for s in 0..sessions {
+        let id = format!("s{s}");
+        // Old sessions (two days back) become abandoned when left open.
+        let base = if rng.gen_bool(0.3) { -200_000 } else { 0 } + (s as i64) * 37;
+        let has_start = rng.gen_bool(0.9);
+        let has_end = rng.gen_bool(0.6);
+        let ci = rng.gen_bool(0.2).then_some(true);
+        let jira = rng.gen_bool(0.3).then(|| format!("SHOP-{}", s + 1));
+        let middle = rng.gen_range(0..6);
+        let mut kinds = Vec::new();
+        if has_start {
+            kinds.push((EventKind::SessionStart, 0));
+        }
+        for m in 0..middle {
+            let kind = [
+                EventKind::PortSteal,
+                EventKind::PortMirror,
+                EventKind::CopyTarget,
+                EventKind::PortRelease,
+            ][rng.gen_range(0..4)];
+            kinds.push((kind, 5 + m as i64 * 3));
+        }
+        if has_end {
+            kinds.push((EventKind::SessionEnd, 60 + rng.gen_range(0..600)));
+        }
+        for (kind, offset) in kinds {
+            let at = Utc.timestamp_opt(1_767_000_000 + base + offset, 0).unwrap();
+            let mut e = OperatorEvent::new(kind, at);
+            e.session_id = Some(id.clone());
+            let described = rng.gen_bool(0.7);
+            if described {
+                e.client_id = Some(format!("machine-{}", s % 5));
+                e.client_name = Some(format!("user{}", s % 4));
+                e.client_user = Some(format!("user{}@corp.example", s % 4));
+                e.client_hostname = Some(format!("host-{}", s % 3));
+                e.target = Some(format!("deployment/api-{}/container/main", s % 3));
+                e.target_namespace = Some("shop".into());
+                e.branch = Some(format!("feature/SHOP-{s}"));
+                e.operator_version = Some("3.170.0".into());
+                e.trace_id = Some(format!("trace-{s}"));
+                e.ci = ci;
+            }
+            if let Some(key) = &jira
+                && rng.gen_bool(0.5)
+            {
+                e.attributes
+                    .insert("jira_key".into(), serde_json::Value::String(key.clone()));
+            }
+            match kind {
+                EventKind::PortSteal | EventKind::PortMirror => {
+                    e.port = Some([80, 443, 8080][rng.gen_range(0..3)]);
+                    if rng.gen_bool(0.5) {
+                        e.http_filter = Some(format!("x-user: {}", rng.gen_range(0..3)));
+                    }
+                }
+                EventKind::CopyTarget => e.scale_down = Some(rng.gen_bool(0.5)),
+                EventKind::SessionEnd => e.session_duration = Some((offset) as f64),
+                _ => {}
+            }
+            out.push(IncomingEvent {
+                event: e.finish(),
+                format: "tracing-json",
+                source: Arc::from("test"),
+            });
+        }
+    }
+    out
+}
+
+/// Rows of `session_state` and of the from-scratch aggregation that the other lacks.
+fn fold_differences(store: &Store) -> (i64, Vec<String>) {
+    let query = format!(
+        "WITH scratch AS ({SCRATCH}),
+         a AS (SELECT {COLUMNS} FROM session_state), b AS (SELECT {COLUMNS} FROM scratch),
+         d AS ((SELECT 'folded only' AS side, * FROM (FROM a EXCEPT ALL FROM b))
+               UNION ALL (SELECT 'scratch only', * FROM (FROM b EXCEPT ALL FROM a)))
+         SELECT (SELECT count(*) FROM a), CAST(d AS VARCHAR) FROM d
+         UNION ALL SELECT (SELECT count(*) FROM a), NULL WHERE NOT EXISTS (FROM d)"
+    );
+    let mut stmt = store.connection().prepare(&query).unwrap();
+    let rows: Vec<(i64, Option<String>)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let count = rows.first().map(|r| r.0).unwrap_or(0);
+    (count, rows.into_iter().filter_map(|r| r.1).collect())
+}
+
+#[test]
+fn the_incremental_fold_equals_a_from_scratch_aggregation_for_any_order_batching_and_replays() {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    for seed in [1u64, 2, 3] {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let events = history(&mut rng, 80);
+        let sessions = events
+            .iter()
+            .map(|e| e.event.session_id.clone())
+            .collect::<std::collections::HashSet<_>>()
+            .len() as i64;
+        for batch in [1usize, 7, 64, events.len()] {
+            // Random order, and a tenth of the events sent again later.
+            let mut sent = events.clone();
+            sent.shuffle(&mut rng);
+            let replays: Vec<IncomingEvent> = sent.iter().step_by(10).cloned().collect();
+            sent.extend(replays);
+            let mut store = mirrord_usage::database::open(":memory:").unwrap();
+            for chunk in sent.chunks(batch) {
+                store.append(chunk, &[], &[]).unwrap();
+            }
+            let (count, differences) = fold_differences(&store);
+            assert_eq!(count, sessions, "seed {seed}, batch {batch}: sessions");
+            assert!(
+                differences.is_empty(),
+                "seed {seed}, batch {batch}: the folded state differs from scratch:\n{}",
+                differences.join("\n")
+            );
+        }
+    }
+}
