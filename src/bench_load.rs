@@ -72,6 +72,9 @@ pub struct LoadOptions {
     pub batch: usize,
     /// Stop a transport after this long, even if records remain.
     pub seconds: Option<f64>,
+    /// Fixed-rate mode: send this many records per second in all (requests are started on a
+    /// schedule, whatever the answers); `None` saturates.
+    pub rate: Option<f64>,
 }
 
 /// The result for one transport.
@@ -348,9 +351,21 @@ struct Work {
     requests: Requests,
     next: AtomicUsize,
     deadline: Option<Instant>,
+    start: Instant,
+    /// Fixed-rate mode: request `i` starts at `start + i * interval`.
+    interval: Option<Duration>,
 }
 
 impl Work {
+    /// [`Work::take`], waiting for the request's slot in fixed-rate mode.
+    async fn next_request(&self) -> Option<usize> {
+        let i = self.take()?;
+        if let Some(interval) = self.interval {
+            tokio::time::sleep_until((self.start + interval * i as u32).into()).await;
+        }
+        Some(i)
+    }
+
     /// The index of the next request to send, or None when done.
     fn take(&self) -> Option<usize> {
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
@@ -380,7 +395,7 @@ async fn http_sender(work: Arc<Work>, port: u16) -> Result<SenderStats, LoadErro
     let client = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}/v1/logs");
     let mut stats = SenderStats::default();
-    while let Some(i) = work.take() {
+    while let Some(i) = work.next_request().await {
         let Some((n, body)) = requests.get(i) else {
             break;
         };
@@ -421,7 +436,7 @@ async fn grpc_sender(work: Arc<Work>, port: u16) -> Result<SenderStats, LoadErro
         .map_err(|e| send_error("otlp-grpc", e))?
         .max_encoding_message_size(usize::MAX);
     let mut stats = SenderStats::default();
-    while let Some(i) = work.take() {
+    while let Some(i) = work.next_request().await {
         let Some((n, request)) = requests.get(i) else {
             break;
         };
@@ -482,7 +497,7 @@ async fn forward_sender(work: Arc<Work>, port: u16) -> Result<SenderStats, LoadE
     stream.set_nodelay(true).map_err(io("set TCP_NODELAY"))?;
     let mut buf = Vec::new();
     let mut stats = SenderStats::default();
-    while let Some(i) = work.take() {
+    while let Some(i) = work.next_request().await {
         let Some((n, message)) = requests.get(i) else {
             break;
         };
@@ -525,6 +540,11 @@ fn run_transport(
         requests,
         next: AtomicUsize::new(0),
         deadline: opts.seconds.map(|s| start + Duration::from_secs_f64(s)),
+        start,
+        interval: opts
+            .rate
+            .filter(|r| *r > 0.0)
+            .map(|r| Duration::from_secs_f64(opts.batch.max(1) as f64 / r)),
     });
     let p = server.ports;
     let all = rt.block_on(async {
@@ -601,12 +621,16 @@ pub fn run_load(
     }
     let _ = writeln!(
         out,
-        "prepared {} records x {} transports in batches of {} in {:.1}s; {} senders each",
+        "prepared {} records x {} transports in batches of {} in {:.1}s; {} senders each, {}",
         events.len(),
         transports.len(),
         opts.batch,
         t.elapsed().as_secs_f64(),
-        opts.concurrency
+        opts.concurrency,
+        match opts.rate {
+            Some(r) => format!("fixed rate {r:.0} records/s"),
+            None => "saturating".to_string(),
+        }
     );
     drop(events);
     let rt = tokio::runtime::Builder::new_multi_thread()

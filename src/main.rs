@@ -180,6 +180,10 @@ enum BenchCommand {
         /// Stop each transport after this many seconds, even if records remain.
         #[arg(long)]
         seconds: Option<f64>,
+        /// Fixed-rate mode: send this many records per second in all, on a schedule (latency
+        /// at a given load); without it the senders saturate the server.
+        #[arg(long)]
+        rate: Option<f64>,
         /// Working directory (default: a temporary directory, removed afterwards).
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
@@ -324,6 +328,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             concurrency,
             batch,
             seconds,
+            rate,
             dir,
         }) => {
             let tmp = tempfile::tempdir()?;
@@ -334,6 +339,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 concurrency: concurrency.max(1),
                 batch: batch.max(1),
                 seconds,
+                rate,
             };
             mirrord_usage::bench_load::run_load(&dir, &opts, &mut std::io::stdout())?;
             Ok(())

@@ -2,7 +2,7 @@
 //! here wrote — the OpenTelemetry Python SDK's OTLP exporters (gRPC and HTTP/protobuf), `curl`
 //! for OTLP/JSON and NDJSON, `@fluent-org/logger` (Node) for every Forward mode with acks and
 //! the shared-key handshake, and `fluent-logger` (Python) for Message mode. Each test checks
-//! the exact rows stored, and that the same events over two transports are stored once.
+//! the exact rows stored, and that the same events over every route are stored once.
 
 #[path = "clients/harness.rs"]
 mod harness;
@@ -666,5 +666,292 @@ fn a_busy_receiver_port_stops_start_up_with_a_message_that_names_it() {
     assert!(
         stderr.contains(&format!("127.0.0.1:{port}")) && stderr.contains("forward"),
         "{stderr}"
+    );
+}
+
+/// A JSON object's entries in order, duplicates kept (the flattened tracing line has two
+/// `target` keys: the mirrord target and tracing's module path).
+fn entries(line: &str) -> Vec<(String, Value)> {
+    struct Entries;
+    impl<'de> serde::de::Visitor<'de> for Entries {
+        type Value = Vec<(String, Value)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(entry) = map.next_entry::<String, Value>()? {
+                out.push(entry);
+            }
+            Ok(out)
+        }
+    }
+    use serde::Deserializer;
+    serde_json::Deserializer::from_str(line)
+        .deserialize_map(Entries)
+        .expect("a JSON object")
+}
+
+/// How a Collector's `filelog` receiver with a JSON parser ships a tracing line: the time as
+/// `timeUnixNano`, the level as severity, the message as the body, every other key (in order,
+/// duplicates kept) as an attribute.
+struct OtlpLine {
+    nanos: i64,
+    level: String,
+    message: String,
+    attributes: Vec<(String, Value)>,
+}
+
+impl OtlpLine {
+    fn of(line: &str) -> OtlpLine {
+        let mut out = OtlpLine {
+            nanos: 0,
+            level: String::new(),
+            message: String::new(),
+            attributes: Vec::new(),
+        };
+        for (k, v) in entries(line) {
+            match (k.as_str(), v.as_str()) {
+                ("timestamp", Some(t)) => {
+                    out.nanos = chrono::DateTime::parse_from_rfc3339(t)
+                        .unwrap()
+                        .timestamp_nanos_opt()
+                        .unwrap()
+                }
+                ("level", Some(l)) => out.level = l.to_string(),
+                ("message", Some(m)) => out.message = m.to_string(),
+                _ => out.attributes.push((k, v)),
+            }
+        }
+        out
+    }
+
+    fn json(&self) -> Value {
+        let attributes: Vec<Value> = self
+            .attributes
+            .iter()
+            .map(|(k, v)| json!({"key": k, "value": any_value(v)}))
+            .collect();
+        json!({"timeUnixNano": self.nanos.to_string(), "severityText": self.level,
+               "body": {"stringValue": self.message}, "attributes": attributes})
+    }
+
+    fn proto(&self) -> opentelemetry_proto::tonic::logs::v1::LogRecord {
+        use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value as V};
+        let value = |v: &Value| {
+            let v = match v {
+                Value::String(s) => V::StringValue(s.clone()),
+                Value::Bool(b) => V::BoolValue(*b),
+                Value::Number(n) if n.is_i64() => V::IntValue(n.as_i64().unwrap()),
+                Value::Number(n) => V::DoubleValue(n.as_f64().unwrap()),
+                other => V::StringValue(other.to_string()),
+            };
+            Some(AnyValue { value: Some(v) })
+        };
+        opentelemetry_proto::tonic::logs::v1::LogRecord {
+            time_unix_nano: self.nanos as u64,
+            severity_text: self.level.clone(),
+            body: value(&Value::String(self.message.clone())),
+            attributes: self
+                .attributes
+                .iter()
+                .map(|(k, v)| KeyValue {
+                    key: k.clone(),
+                    value: value(v),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+}
+
+fn proto_request(
+    lines: &[OtlpLine],
+) -> opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest {
+    use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
+    opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: lines.iter().map(OtlpLine::proto).collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+/// The pipeline's count of live records that were already stored (`/metrics`).
+fn live_duplicates(server: &Server) -> i64 {
+    let text = reqwest::blocking::Client::new()
+        .get(format!("{}/metrics", server.url()))
+        .header("x-license-key", KEY)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    text.lines()
+        .find(|l| {
+            l.starts_with("mirrord_usage_ingest_records")
+                && l.contains("\"live\"")
+                && l.contains("\"duplicate\"")
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no live duplicate counter in /metrics:\n{text}")) as i64
+}
+
+#[test]
+fn the_flattened_sample_is_stored_once_whatever_the_route() {
+    use prost::Message;
+    let dir = tempfile::tempdir().unwrap();
+    let sample = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/tracing-flat.log"),
+    )
+    .unwrap();
+    let lines: Vec<&str> = sample.lines().filter(|l| !l.trim().is_empty()).collect();
+    // By hand: six functional events (Session Start .. Session End), each with the mirrord
+    // target and tracing's `operator::session`; the first line ("Loaded license!") is not one.
+    let functional = lines
+        .iter()
+        .filter(|l| l.contains("\"target\":\"deployment/") && l.contains("operator::session"))
+        .count();
+    assert_eq!(functional, 6);
+    let want = functional as i64;
+    // Routes that need the database to themselves: the CLI's file and stdin ingest.
+    let db = dir.path().join("x.duckdb");
+    let file = write_file(dir.path(), "sample.log", &sample);
+    let cli = |args: &[&str], stdin: Option<&str>| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mirrord-usage"))
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(text) = stdin {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        drop(child.stdin.take());
+        assert!(child.wait_with_output().unwrap().status.success());
+    };
+    cli(&["ingest", file.to_str().unwrap()], None);
+    cli(&["ingest", "-"], Some(&sample));
+    // Then serve, tailing a copy of the file as well.
+    let tailed = write_file(dir.path(), "tailed.log", &sample);
+    let server = Server::start(
+        dir.path(),
+        &format!(
+            "[tail]\npaths = [{:?}]\npoll_interval_ms = 100\n",
+            tailed.display().to_string()
+        ),
+    );
+    assert_eq!(server.count("SELECT count(*) FROM events"), want);
+    let stored_once = |route: &str, before: i64| {
+        let deadline = std::time::Instant::now() + WAIT;
+        while live_duplicates(&server) < before + want && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(
+            (
+                live_duplicates(&server),
+                server.count("SELECT count(*) FROM events")
+            ),
+            (before + want, want),
+            "{route}: each of the six must arrive and be found already stored; rejects: {:?}",
+            server.sql("SELECT source, reason, excerpt FROM rejects")
+        );
+        before + want
+    };
+    let mut dups = stored_once("tail", 0);
+    let key = format!("x-license-key: {ADMIN_KEY}");
+    let ingest = format!("{}/api/v1/ingest", server.url());
+    for l in lines.iter().filter(|l| l.contains("operator::session")) {
+        let (status, reply) = post_file(
+            dir.path(),
+            &ingest,
+            "application/json",
+            l.as_bytes(),
+            &["-H", &key],
+        );
+        assert_eq!(status, 200, "{reply}");
+    }
+    dups = stored_once("POST /api/v1/ingest, one object each", dups);
+    let array = format!("[{}]", lines.join(","));
+    let (status, reply) = post_file(
+        dir.path(),
+        &ingest,
+        "application/json",
+        array.as_bytes(),
+        &["-H", &key],
+    );
+    assert_eq!(status, 200, "{reply}");
+    dups = stored_once("POST /api/v1/ingest, a JSON array", dups);
+    let (status, reply) = post_file(
+        dir.path(),
+        &ingest,
+        "application/x-ndjson",
+        sample.as_bytes(),
+        &["-H", &key],
+    );
+    assert_eq!(status, 200, "{reply}");
+    dups = stored_once("POST /api/v1/ingest, NDJSON", dups);
+    // OTLP: the Collector's shape, over HTTP (JSON and protobuf) and gRPC.
+    let otlp: Vec<OtlpLine> = lines
+        .iter()
+        .filter(|l| l.contains("operator::session"))
+        .map(|l| OtlpLine::of(l))
+        .collect();
+    let logs = format!("http://127.0.0.1:{}/v1/logs", server.ports.otlp_http);
+    let body = otlp_json_request(otlp.iter().map(OtlpLine::json).collect());
+    let (status, reply) = post_file(
+        dir.path(),
+        &logs,
+        "application/json",
+        body.to_string().as_bytes(),
+        &[],
+    );
+    assert_eq!(status, 200, "{reply}");
+    dups = stored_once("OTLP/HTTP JSON", dups);
+    let proto = proto_request(&otlp).encode_to_vec();
+    let (status, reply) = post_file(dir.path(), &logs, "application/x-protobuf", &proto, &[]);
+    assert_eq!(status, 200, "{reply}");
+    dups = stored_once("OTLP/HTTP protobuf", dups);
+    let endpoint = format!("http://127.0.0.1:{}", server.ports.otlp_grpc);
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+        let mut client = LogsServiceClient::connect(endpoint).await.unwrap();
+        client.export(proto_request(&otlp)).await.unwrap();
+    });
+    dups = stored_once("OTLP/gRPC", dups);
+    // Forward, every mode, as fluentd's tail input ships a container line: the line in `log`.
+    let records: Vec<Value> = lines
+        .iter()
+        .map(|l| json!({"log": l, "stream": "stdout"}))
+        .collect();
+    for mode in [
+        "Message",
+        "Forward",
+        "PackedForward",
+        "CompressedPackedForward",
+    ] {
+        send_with_fluent_node(server.ports.forward, mode, &records, true, None, dir.path());
+        dups = stored_once(&format!("Forward {mode}"), dups);
+    }
+    assert_eq!(server.count("SELECT count(*) FROM rejects"), 0);
+    assert_eq!(
+        server.count("SELECT count(DISTINCT target) FROM events WHERE target LIKE 'deployment/%'"),
+        1,
+        "the mirrord target survives every route"
     );
 }

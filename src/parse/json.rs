@@ -59,7 +59,7 @@ impl OrderedObject {
 pub enum JsonShape {
     /// An OTLP/JSON `ExportLogsServiceRequest`.
     Otlp,
-    /// docker json-file: only `log`, `stream`, `time`.
+    /// docker json-file: `log`, `stream` and `time`, nothing else.
     Docker,
     /// A fluentd/fluent-bit record whose `log` string still holds the operator's line.
     FluentdLog,
@@ -89,10 +89,13 @@ impl OrderedObject {
             return JsonShape::Otlp;
         }
         if matches!(self.get("log"), Some(Value::String(_))) {
-            let docker_only = self
-                .0
-                .iter()
-                .all(|(k, _)| matches!(k.as_str(), "log" | "stream" | "time"));
+            // docker's json-file driver writes all three on every line; a shipper's record
+            // with only `log` (and `stream`) is a complete line, not a docker partial.
+            let docker_only = self.has("time")
+                && self
+                    .0
+                    .iter()
+                    .all(|(k, _)| matches!(k.as_str(), "log" | "stream" | "time"));
             return if docker_only {
                 JsonShape::Docker
             } else {

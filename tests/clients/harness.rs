@@ -374,7 +374,7 @@ impl OpEvent {
     }
 }
 
-fn any_value(v: &Value) -> Value {
+pub fn any_value(v: &Value) -> Value {
     match v {
         Value::String(s) => json!({"stringValue": s}),
         Value::Number(n) if n.is_i64() => json!({"intValue": n.to_string()}),
