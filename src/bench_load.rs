@@ -34,6 +34,9 @@ use crate::generate::{FieldValue, GenerateOptions, LogLine, OutputFormat, Scenar
 /// The license key the benchmark's server is started with.
 const KEY: &str = "bench";
 
+/// The admin key of the benchmark's server: the stored count goes through `/api/v1/sql`.
+const ADMIN_KEY: &str = "bench-admin";
+
 /// First back-off after a push-back; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(5);
 const MAX_BACKOFF: Duration = Duration::from_millis(200);
@@ -145,7 +148,7 @@ fn start_server(dir: &Path) -> Result<ServerProcess, LoadError> {
         .arg(dir.join("load.duckdb"))
         .args(["serve", "--bind", "127.0.0.1", "--port"])
         .arg(ports.http.to_string())
-        .args(["--license-key", KEY, "--config"])
+        .args(["--license-key", KEY, "--admin-key", ADMIN_KEY, "--config"])
         .arg(&config_path)
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log2))
@@ -591,7 +594,7 @@ fn run_transport(
 fn stored_count(port: u16) -> Result<String, LoadError> {
     let response = reqwest::blocking::Client::new()
         .post(format!("http://127.0.0.1:{port}/api/v1/sql"))
-        .header("x-license-key", KEY)
+        .header("x-license-key", ADMIN_KEY)
         .json(&serde_json::json!({"query": "select count(*) from events"}))
         .send()?;
     let body: serde_json::Value = response.json()?;
