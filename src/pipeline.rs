@@ -350,3 +350,56 @@ fn commit(store: &mut Store, pending: Vec<Queued>, stats: &PipelineStats) {
         let _ = ack.send(outcome.clone());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Derivations;
+
+    fn rejects(n: usize) -> Submission {
+        Submission {
+            rejects: (0..n)
+                .map(|i| RejectRecord::new("test", None, format!("bad {i}"), b"x"))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// The queue is bounded in rows, not only in submissions: with room for 10 rows, a
+    /// 6-row submission fits, a second one doesn't until the first is committed.
+    #[test]
+    fn the_queue_is_bounded_in_rows() {
+        let store = Store::open(":memory:", Derivations::default()).unwrap();
+        let config = PipelineConfig {
+            queue_rows: 10,
+            ..Default::default()
+        };
+        let (handle, join) = start(store, config);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        // Hold the writer in a maintenance job so nothing is committed meanwhile.
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let h = handle.clone();
+        let blocked = rt.spawn(async move {
+            h.maintain(move |_| {
+                let _ = hold.recv();
+            })
+            .await
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        let first = handle.try_submit(rejects(6)).expect("6 of 10 rows fit");
+        assert!(matches!(
+            handle.try_submit(rejects(6)),
+            Err(SubmitError::Full)
+        ));
+        release.send(()).unwrap();
+        rt.block_on(blocked).unwrap().unwrap();
+        let stats = rt.block_on(first).unwrap().unwrap();
+        assert_eq!(stats.rejected, 6);
+        let again = handle
+            .try_submit(rejects(6))
+            .expect("room again after the commit");
+        assert_eq!(rt.block_on(again).unwrap().unwrap().rejected, 6);
+        drop(handle);
+        join.join().unwrap();
+    }
+}
