@@ -1,8 +1,12 @@
-//! batch: events → Arrow `RecordBatch`, the unit handed from the pipeline to storage.
+//! batch: events → Arrow `RecordBatch`, the unit every source hands to storage.
 //!
-//! The schema mirrors the `events` table column for column (see
-//! `schemas/duckdb/001_core.sql`), so the store appends batches without any mapping.
+//! An [`EventBatch`] is built on the source's own thread or task (a file's parser thread, a
+//! receiver's request handler), so the store's writer thread does only DuckDB work. Its
+//! schema mirrors the `events` table column for column except `ingested_at`, which the writer
+//! stamps per commit (see `schemas/duckdb/001_core.sql`), so the store inserts batches without
+//! any mapping. Ids are unique within a batch: a repeat is counted, not kept.
 
+use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
@@ -50,7 +54,7 @@ const MIDDLE_COLUMNS: [&str; 21] = [
     "span_id",
 ];
 
-/// The Arrow schema of the `events` table.
+/// The Arrow schema of an [`EventBatch`]: the `events` table's columns but `ingested_at`.
 pub static EVENTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     let ts = DataType::Timestamp(TimeUnit::Microsecond, None);
     let mut fields = vec![
@@ -72,7 +76,6 @@ pub static EVENTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     }
     fields.push(Field::new("source", DataType::Utf8, false));
     fields.push(Field::new("format", DataType::Utf8, false));
-    fields.push(Field::new("ingested_at", ts, false));
     Arc::new(Schema::new(fields))
 });
 
@@ -80,7 +83,6 @@ pub static EVENTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 struct Columns {
     strings: Vec<StringBuilder>,
     timestamp: TimestampMicrosecondBuilder,
-    ingested_at: TimestampMicrosecondBuilder,
     port: Int32Builder,
     scale_down: BooleanBuilder,
     ci: BooleanBuilder,
@@ -91,26 +93,86 @@ struct Columns {
 /// source, format.
 const STRING_SLOTS: usize = 24;
 
-/// Builds a `RecordBatch` for `events` from incoming events, stamped with `ingested_at`.
-pub fn to_record_batch(
-    events: &[&IncomingEvent],
-    ingested_at: DateTime<Utc>,
-) -> Result<RecordBatch, ArrowError> {
+/// Events ready for the store: an Arrow batch with the `events` columns (but `ingested_at`),
+/// ids unique within it, and its time range (what the store's duplicate check scans).
+#[derive(Debug, Clone, Default)]
+pub struct EventBatch {
+    rows: Option<RecordBatch>,
+    /// Events dropped because an earlier one in the batch had the same id.
+    repeats: u64,
+    /// Smallest and largest event timestamp, µs since the epoch.
+    bounds: (i64, i64),
+}
+
+impl EventBatch {
+    /// Builds the batch, keeping the first of events with the same id.
+    pub fn build(events: &[IncomingEvent]) -> Result<EventBatch, ArrowError> {
+        let mut seen = HashSet::with_capacity(events.len());
+        let unique: Vec<&IncomingEvent> = events
+            .iter()
+            .filter(|e| seen.insert(e.event.id.as_str()))
+            .collect();
+        let repeats = (events.len() - unique.len()) as u64;
+        if unique.is_empty() {
+            return Ok(EventBatch {
+                repeats,
+                ..Default::default()
+            });
+        }
+        let mut bounds = (i64::MAX, i64::MIN);
+        for e in &unique {
+            let t = e.event.timestamp.timestamp_micros();
+            bounds = (bounds.0.min(t), bounds.1.max(t));
+        }
+        Ok(EventBatch {
+            rows: Some(to_record_batch(&unique)?),
+            repeats,
+            bounds,
+        })
+    }
+
+    /// Events in the batch (after dropping repeats).
+    pub fn len(&self) -> usize {
+        self.rows.as_ref().map_or(0, RecordBatch::num_rows)
+    }
+
+    /// No events.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Events dropped as repeats within the batch.
+    pub fn repeats(&self) -> u64 {
+        self.repeats
+    }
+
+    /// The Arrow rows, if any.
+    pub fn rows(&self) -> Option<&RecordBatch> {
+        self.rows.as_ref()
+    }
+
+    /// Smallest and largest timestamp of its events.
+    pub fn time_range(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        let at = |us| DateTime::from_timestamp_micros(us).unwrap_or_default();
+        (at(self.bounds.0), at(self.bounds.1))
+    }
+}
+
+/// Builds the Arrow rows of `events` (in order, repeats included).
+fn to_record_batch(events: &[&IncomingEvent]) -> Result<RecordBatch, ArrowError> {
     let n = events.len();
     let mut c = Columns {
         strings: (0..STRING_SLOTS)
             .map(|_| StringBuilder::with_capacity(n, n * 16))
             .collect(),
         timestamp: TimestampMicrosecondBuilder::with_capacity(n),
-        ingested_at: TimestampMicrosecondBuilder::with_capacity(n),
         port: Int32Builder::with_capacity(n),
         scale_down: BooleanBuilder::with_capacity(n),
         ci: BooleanBuilder::with_capacity(n),
         duration: Float64Builder::with_capacity(n),
     };
-    let stamp = ingested_at.timestamp_micros();
     for inc in events {
-        append(&mut c, inc, stamp);
+        append(&mut c, inc);
     }
     let s = &mut c.strings;
     let mut take = |i: usize| -> ArrayRef { Arc::new(s[i].finish()) };
@@ -128,11 +190,10 @@ pub fn to_record_batch(
     for i in 17..=23 {
         columns.push(take(i)); // trace_id, span_id, operator_version, cluster, attributes, source, format
     }
-    columns.push(Arc::new(c.ingested_at.finish()));
     RecordBatch::try_new(EVENTS_SCHEMA.clone(), columns)
 }
 
-fn append(c: &mut Columns, inc: &IncomingEvent, stamp: i64) {
+fn append(c: &mut Columns, inc: &IncomingEvent) {
     let e = &inc.event;
     let s = &mut c.strings;
     s[0].append_value(&e.id);
@@ -174,5 +235,4 @@ fn append(c: &mut Columns, inc: &IncomingEvent, stamp: i64) {
     c.scale_down.append_option(e.scale_down);
     c.ci.append_option(e.ci);
     c.duration.append_option(e.session_duration);
-    c.ingested_at.append_value(stamp);
 }

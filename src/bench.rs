@@ -83,15 +83,17 @@ pub fn write_ndjson(path: &Path, events: usize, seed: u64) -> Result<usize, Benc
 
 /// Ingests `file` into a fresh database at `db` with our pipeline.
 pub fn measure_ours(file: &Path, db: &str) -> Result<Measurement, BenchError> {
-    let mut store = crate::database::open(db)?;
+    let store = crate::database::open(db)?;
     reset_peak_rss();
     let start = Instant::now();
     let opts = IngestOptions {
         format: InputFormat::Auto,
-        batch_size: 100_000,
-        progress: false,
+        ..IngestOptions::default()
     };
-    let summary = ingest::ingest_paths(&mut store, &[file.display().to_string()], &opts)?;
+    let (store, summary) = ingest::ingest_paths(store, &[file.display().to_string()], &opts);
+    let summary = summary?;
+    // Both sides end with the data in the file, not in the WAL.
+    store.connection().execute_batch("CHECKPOINT")?;
     let seconds = start.elapsed().as_secs_f64();
     Ok(Measurement {
         name: "mirrord-usage ingest".into(),
@@ -111,6 +113,7 @@ pub fn measure_duckdb(file: &Path, db: &str) -> Result<Measurement, BenchError> 
     reset_peak_rss();
     let start = Instant::now();
     conn.execute_batch(&sql)?;
+    conn.execute_batch("CHECKPOINT")?;
     let seconds = start.elapsed().as_secs_f64();
     let events: i64 = conn.query_row("SELECT count(*) FROM reference_events", [], |r| r.get(0))?;
     Ok(Measurement {
@@ -139,6 +142,12 @@ pub fn run_ingest(
         size as f64 / 1048576.0,
         t.elapsed().as_secs_f64()
     );
+    // A rerun in the same --dir starts from fresh databases.
+    for name in ["reference.duckdb", "ours.duckdb"] {
+        for path in [dir.join(name), dir.join(format!("{name}.wal"))] {
+            let _ = std::fs::remove_file(path);
+        }
+    }
     let reference = measure_duckdb(&file, &dir.join("reference.duckdb").display().to_string())?;
     let ours = measure_ours(&file, &dir.join("ours.duckdb").display().to_string())?;
     for m in [&ours, &reference] {

@@ -14,6 +14,11 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+/// tracing's module path (its `target`) on every functional event of the operator. Being the
+/// same on every row, it is not stored; any other module path is kept as the `tracing_target`
+/// attribute.
+pub const FUNCTIONAL_MODULE: &str = "operator::session";
+
 /// What happened, in the user's words. Both the current and the legacy operator message names
 /// map to the same kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]

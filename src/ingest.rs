@@ -1,14 +1,24 @@
 //! ingest: one-shot import of files (plain or gzip) and stdin — the `ingest` subcommand.
 //!
-//! Reads lines (capped in length so a 10 MB line or binary garbage can't exhaust memory),
-//! hands them to a [`LineParser`], batches the events and appends each batch with its rejects.
-//! Bad input never aborts an import: every line ends up stored, skipped, counted as a
-//! duplicate or rejected with a reason and its file:line.
+//! The same pipeline as `serve` ([`crate::pipeline`]): the store's writer thread commits what
+//! the readers submit. Here a reader thread splits the input into chunks of whole lines
+//! (capped in length, so a 10 MB line or binary garbage can't exhaust memory), parser threads
+//! (one per core) turn chunks into events and their Arrow batches in parallel, and the writer
+//! keeps each transaction open until it holds whole row groups ([`IngestOptions::commit_rows`]),
+//! so DuckDB writes them straight to the file. Bad input never aborts an import: every line
+//! ends up stored, skipped, counted as a duplicate or rejected with a reason and its file:line.
+//!
+//! CRI `P` and docker partial lines can be split by a chunk edge. Chunks are parsed on their
+//! own (a fresh parser each) and their results taken in input order; when a chunk ends with
+//! a partial line still open, the next chunk is parsed again, in order, with that parser's
+//! state, so the result is exactly that of one parser reading the whole input.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, mpsc};
 
 use flate2::read::MultiGzDecoder;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -16,10 +26,17 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::batch::IncomingEvent;
 use crate::event::OperatorEvent;
 use crate::parse::{FormatName, InputFormat, LineParser, MAX_LINE_BYTES, Sink};
-use crate::store::{AppendStats, RejectRecord, Store, StoreError};
+use crate::pipeline::{self, Ack, PipelineConfig, PipelineHandle, Ready, Submission};
+use crate::store::{RejectRecord, Store};
 
 /// How many rejects the summary quotes.
 const QUOTED_REJECTS: usize = 5;
+
+/// Lines per chunk handed to a parser thread.
+const CHUNK_LINES: usize = 16_384;
+
+/// DuckDB's row group: a commit of whole ones is written to the file directly, not the WAL.
+pub const ROW_GROUP: usize = 122_880;
 
 /// Import errors: the inputs can't be opened or the database can't be written. Bad content is
 /// never an error; it becomes rejects.
@@ -29,16 +46,18 @@ pub enum IngestError {
     Missing(PathBuf),
     #[error("cannot read {path}: {source}")]
     Read { path: String, source: io::Error },
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    #[error("cannot store the events: {0}")]
+    Store(String),
 }
 
 /// Import options.
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
     pub format: InputFormat,
-    /// Events per committed batch.
-    pub batch_size: usize,
+    /// Events per commit (the last one holds what is left).
+    pub commit_rows: usize,
+    /// Parser threads (at least one).
+    pub parsers: usize,
     /// Show a progress bar (on a terminal).
     pub progress: bool,
 }
@@ -47,7 +66,8 @@ impl Default for IngestOptions {
     fn default() -> Self {
         IngestOptions {
             format: InputFormat::Auto,
-            batch_size: 50_000,
+            commit_rows: 4 * ROW_GROUP,
+            parsers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             progress: false,
         }
     }
@@ -85,46 +105,85 @@ impl std::fmt::Display for IngestSummary {
     }
 }
 
-/// Imports every input (`-` is stdin). All paths are checked first, so a typo fails fast
-/// before anything is written.
+/// Imports every input (`-` is stdin) through the pipeline and gives the store back. All
+/// paths are checked first, so a typo fails fast before anything is written.
 pub fn ingest_paths(
-    store: &mut Store,
+    store: Store,
     inputs: &[String],
     opts: &IngestOptions,
-) -> Result<IngestSummary, IngestError> {
+) -> (Store, Result<IngestSummary, IngestError>) {
     for input in inputs {
         if input != "-" && !std::path::Path::new(input).exists() {
-            return Err(IngestError::Missing(PathBuf::from(input)));
+            return (store, Err(IngestError::Missing(PathBuf::from(input))));
         }
     }
+    let commit_rows = opts.commit_rows.max(1);
+    let config = PipelineConfig {
+        batch_size: commit_rows,
+        min_commit_rows: commit_rows,
+        queue_rows: (2 * commit_rows).max(2 * CHUNK_LINES),
+        queue_capacity: 1024,
+        ..PipelineConfig::default()
+    };
+    let (handle, writer) = pipeline::start(store, config);
     let mut summary = IngestSummary::default();
+    let mut acks = Vec::new();
+    let mut outcome = Ok(());
     for input in inputs {
-        if input == "-" {
-            let bar = progress_bar(opts.progress, None);
-            let reader = BufReader::new(io::stdin().lock());
-            ingest_reader(store, reader, "stdin", opts, &bar, &mut summary)?;
-            bar.finish_and_clear();
-        } else {
-            let file = File::open(input).map_err(|source| IngestError::Read {
-                path: input.clone(),
-                source,
-            })?;
-            let len = file.metadata().map(|m| m.len()).ok();
-            let bar = progress_bar(opts.progress, len);
-            bar.set_message(input.clone());
-            let reader = BufReader::with_capacity(1 << 20, bar.wrap_read(file));
-            ingest_reader(
-                store,
-                reader,
-                &format!("file:{input}"),
-                opts,
-                &bar,
-                &mut summary,
-            )?;
-            bar.finish_and_clear();
+        outcome = ingest_input(&handle, input, opts, &mut summary, &mut acks);
+        if outcome.is_err() {
+            break;
         }
     }
-    Ok(summary)
+    let counters = handle.stats.clone();
+    drop(handle);
+    for ack in acks {
+        let stats: Ack = ack
+            .blocking_recv()
+            .unwrap_or_else(|_| Err("the store's writer stopped".into()));
+        if let (Err(e), true) = (stats, outcome.is_ok()) {
+            outcome = Err(IngestError::Store(e));
+        }
+    }
+    let store = writer.join().expect("the store's writer thread panicked");
+    summary.stored = counters.stored.load(Ordering::Relaxed);
+    summary.duplicates = counters.duplicates.load(Ordering::Relaxed);
+    summary.rejected = counters.rejected.load(Ordering::Relaxed);
+    (store, outcome.map(|()| summary))
+}
+
+fn ingest_input(
+    handle: &PipelineHandle,
+    input: &str,
+    opts: &IngestOptions,
+    summary: &mut IngestSummary,
+    acks: &mut Vec<tokio::sync::oneshot::Receiver<Ack>>,
+) -> Result<(), IngestError> {
+    if input == "-" {
+        let bar = progress_bar(opts.progress, None);
+        let reader = BufReader::new(io::stdin().lock());
+        ingest_reader(handle, reader, "stdin", opts, summary, acks)?;
+        bar.finish_and_clear();
+    } else {
+        let file = File::open(input).map_err(|source| IngestError::Read {
+            path: input.to_string(),
+            source,
+        })?;
+        let len = file.metadata().map(|m| m.len()).ok();
+        let bar = progress_bar(opts.progress, len);
+        bar.set_message(input.to_string());
+        let reader = BufReader::with_capacity(1 << 20, bar.wrap_read(file));
+        ingest_reader(
+            handle,
+            reader,
+            &format!("file:{input}"),
+            opts,
+            summary,
+            acks,
+        )?;
+        bar.finish_and_clear();
+    }
+    Ok(())
 }
 
 fn progress_bar(enabled: bool, len: Option<u64>) -> ProgressBar {
@@ -145,105 +204,274 @@ fn progress_bar(enabled: bool, len: Option<u64>) -> ProgressBar {
 }
 
 /// Imports one stream; gzip is detected by its magic bytes.
-pub fn ingest_reader<R: Read>(
-    store: &mut Store,
+fn ingest_reader<R: Read>(
+    handle: &PipelineHandle,
     mut reader: BufReader<R>,
     source: &str,
     opts: &IngestOptions,
-    bar: &ProgressBar,
     summary: &mut IngestSummary,
+    acks: &mut Vec<tokio::sync::oneshot::Receiver<Ack>>,
 ) -> Result<(), IngestError> {
-    let read_err = |source_err: io::Error| IngestError::Read {
-        path: source.to_string(),
-        source: source_err,
-    };
     let gz = reader
         .fill_buf()
-        .map_err(read_err)?
+        .map_err(|e| IngestError::Read {
+            path: source.to_string(),
+            source: e,
+        })?
         .starts_with(&[0x1f, 0x8b]);
     if gz {
         let inner = BufReader::with_capacity(1 << 20, MultiGzDecoder::new(reader));
-        return ingest_lines(store, inner, source, opts, bar, summary);
+        return ingest_lines(handle, inner, source, opts, summary, acks);
     }
-    ingest_lines(store, reader, source, opts, bar, summary)
+    ingest_lines(handle, reader, source, opts, summary, acks)
 }
 
-/// One batch on its way from the parser to the writer.
-struct Flush {
-    events: Vec<IncomingEvent>,
-    rejects: Vec<RejectRecord>,
+/// Whole lines of the input, in order: the unit a parser thread works on.
+struct Chunk {
+    index: usize,
+    /// Line number (1-based) of the first line.
+    first_line: u64,
+    /// The lines' bytes, each cut at `MAX_LINE_BYTES + 1`.
+    data: Vec<u8>,
+    /// Per line: where it ends in `data` and its full length before any cut.
+    lines: Vec<(usize, usize)>,
+    /// A read error after the last line: the rest of the input is skipped.
+    error: Option<String>,
 }
 
-/// Parses on the calling thread while a second thread appends the previous batch, so parsing
-/// and DuckDB's work overlap. The queue between them holds two batches, which bounds memory.
+/// A parsed chunk: its outcomes and the parser's state after its last line.
+struct Parsed {
+    chunk: Chunk,
+    sink: BatchSink,
+    parser: LineParser,
+    /// The Arrow batch of `sink.events` with the rejects, built on the parser thread.
+    ready: Option<Result<Ready, String>>,
+}
+
+/// Parses `chunk` with `parser`, continuing whatever partial lines it holds.
+fn parse_chunk(chunk: Chunk, mut parser: LineParser, source: &Arc<str>) -> Parsed {
+    let mut sink = BatchSink::new(source.clone());
+    let mut start = 0;
+    for (i, &(end, total)) in chunk.lines.iter().enumerate() {
+        let line = &chunk.data[start..end];
+        start = end;
+        sink.line = chunk.first_line + i as u64;
+        if total > MAX_LINE_BYTES {
+            sink.reject(
+                format!("line of {total} bytes exceeds the {MAX_LINE_BYTES}-byte limit"),
+                line,
+            );
+        } else {
+            parser.feed(line, &mut sink);
+        }
+    }
+    if let Some(e) = &chunk.error {
+        sink.line = chunk.first_line + chunk.lines.len() as u64;
+        sink.reject(format!("read error, rest of input skipped: {e}"), &[]);
+    }
+    Parsed {
+        chunk,
+        sink,
+        parser,
+        ready: None,
+    }
+}
+
+/// Builds the chunk's Arrow batch on the calling (parser) thread.
+fn prepare(mut parsed: Parsed) -> Parsed {
+    let submission = Submission {
+        events: std::mem::take(&mut parsed.sink.events),
+        rejects: std::mem::take(&mut parsed.sink.rejects),
+        ..Default::default()
+    };
+    parsed.ready = Some(submission.prepare().map_err(|e| e.to_string()));
+    parsed
+}
+
+/// Reads chunks on this thread, parses them on `opts.parsers` threads, and submits the
+/// results in input order.
 fn ingest_lines<R: BufRead>(
-    store: &mut Store,
+    handle: &PipelineHandle,
     mut reader: R,
     source: &str,
     opts: &IngestOptions,
-    bar: &ProgressBar,
     summary: &mut IngestSummary,
+    acks: &mut Vec<tokio::sync::oneshot::Receiver<Ack>>,
 ) -> Result<(), IngestError> {
-    std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Flush>(2);
-        let writer = scope.spawn(move || -> Result<AppendStats, IngestError> {
-            let mut total = AppendStats::default();
-            for f in rx {
-                let s = store.append(&f.events, &f.rejects, &[])?;
-                total.stored += s.stored;
-                total.duplicates += s.duplicates;
-                total.rejected += s.rejected;
-            }
-            Ok(total)
+    let source: Arc<str> = Arc::from(source);
+    let format = opts.format;
+    let workers = opts.parsers.max(1);
+    std::thread::scope(|scope| -> Result<(), IngestError> {
+        // Bounded both ways: at most two chunks wait per parser, and results wait for order.
+        let (chunk_tx, chunk_rx) = mpsc::sync_channel::<Chunk>(2 * workers);
+        let chunk_rx = Arc::new(Mutex::new(chunk_rx));
+        let (done_tx, done_rx) = mpsc::sync_channel::<Parsed>(2 * workers);
+        for _ in 0..workers {
+            let rx = chunk_rx.clone();
+            let tx = done_tx.clone();
+            let source = source.clone();
+            scope.spawn(move || {
+                loop {
+                    let next = rx.lock().map(|r| r.recv());
+                    let Ok(Ok(chunk)) = next else { break };
+                    let parsed = prepare(parse_chunk(chunk, LineParser::new(format), &source));
+                    if tx.send(parsed).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let collector = scope.spawn({
+            let source = source.clone();
+            move || collect_in_order(done_rx, handle, format, &source)
         });
-        let mut parser = LineParser::new(opts.format);
-        let mut sink = BatchSink::new(source);
-        let mut buf = Vec::with_capacity(4096);
-        let mut sent = 0u64;
-        loop {
-            buf.clear();
-            let total = match read_capped_line(&mut reader, &mut buf, MAX_LINE_BYTES) {
-                Ok(Some(n)) => n,
-                Ok(None) => break,
-                Err(e) => {
-                    // A corrupt gzip stream or an I/O error mid-file: keep what was read, say why.
-                    sink.line += 1;
-                    sink.reject(format!("read error, rest of input skipped: {e}"), &[]);
-                    break;
-                }
-            };
-            summary.lines += 1;
-            sink.line += 1;
-            if total > MAX_LINE_BYTES {
-                sink.reject(
-                    format!("line of {total} bytes exceeds the {MAX_LINE_BYTES}-byte limit"),
-                    &buf,
-                );
-            } else {
-                parser.feed(&buf, &mut sink);
-            }
-            if sink.events.len() >= opts.batch_size {
-                sent += sink.events.len() as u64;
-                if tx.send(sink.take(summary)).is_err() {
-                    break; // the writer failed; its error is reported below
-                }
-                bar.set_message(format!("{source}: {sent} events parsed"));
+        let read = read_chunks(&mut reader, &chunk_tx);
+        drop(chunk_tx);
+        let collected = collector.join().expect("the ingest collector panicked");
+        let (lines, stats) = collected?;
+        summary.lines += lines;
+        let CollectStats {
+            skipped,
+            first_rejects,
+            acks: new_acks,
+        } = stats;
+        summary.skipped += skipped;
+        for r in first_rejects {
+            if summary.first_rejects.len() < QUOTED_REJECTS {
+                summary.first_rejects.push(r);
             }
         }
-        parser.finish(&mut sink);
-        let _ = tx.send(sink.take(summary));
-        drop(tx);
-        let stats = writer.join().unwrap_or_else(|_| {
-            Err(IngestError::Read {
-                path: source.to_string(),
-                source: io::Error::other("writer thread panicked"),
-            })
-        })?;
-        summary.stored += stats.stored;
-        summary.duplicates += stats.duplicates;
-        summary.rejected += stats.rejected;
-        Ok(())
+        acks.extend(new_acks);
+        read.map_err(|e| IngestError::Read {
+            path: source.to_string(),
+            source: e,
+        })
     })
+}
+
+/// Splits the input into chunks of whole lines. A read error ends the input with a chunk
+/// that says so (its lines are kept); only a failed hand-over is an error here.
+fn read_chunks<R: BufRead>(reader: &mut R, tx: &mpsc::SyncSender<Chunk>) -> io::Result<()> {
+    let mut index = 0;
+    let mut next_line = 1u64;
+    loop {
+        let mut chunk = Chunk {
+            index,
+            first_line: next_line,
+            data: Vec::with_capacity(CHUNK_LINES * 512),
+            lines: Vec::with_capacity(CHUNK_LINES),
+            error: None,
+        };
+        let mut ended = false;
+        while chunk.lines.len() < CHUNK_LINES {
+            let before = chunk.data.len();
+            match read_capped_line_into(reader, &mut chunk.data, before, MAX_LINE_BYTES) {
+                Ok(Some(total)) => chunk.lines.push((chunk.data.len(), total)),
+                Ok(None) => {
+                    ended = true;
+                    break;
+                }
+                Err(e) => {
+                    // A corrupt gzip stream or an I/O error mid-file: keep what was read, say why.
+                    chunk.data.truncate(before);
+                    chunk.error = Some(e.to_string());
+                    ended = true;
+                    break;
+                }
+            }
+        }
+        next_line += chunk.lines.len() as u64;
+        index += 1;
+        let empty = chunk.lines.is_empty() && chunk.error.is_none();
+        if !empty && tx.send(chunk).is_err() {
+            return Err(io::Error::other("the parser threads stopped"));
+        }
+        if ended {
+            return Ok(());
+        }
+    }
+}
+
+/// What the collector adds to the summary.
+#[derive(Default)]
+struct CollectStats {
+    skipped: u64,
+    first_rejects: Vec<String>,
+    acks: Vec<tokio::sync::oneshot::Receiver<Ack>>,
+}
+
+/// Takes parsed chunks in input order, re-parses one whose predecessor left a partial line
+/// open, and submits each. Returns the lines read.
+fn collect_in_order(
+    done: mpsc::Receiver<Parsed>,
+    handle: &PipelineHandle,
+    format: InputFormat,
+    source: &Arc<str>,
+) -> Result<(u64, CollectStats), IngestError> {
+    let mut waiting: BTreeMap<usize, Parsed> = BTreeMap::new();
+    let mut next = 0usize;
+    let mut carried: Option<LineParser> = None;
+    let mut stats = CollectStats::default();
+    let mut lines = 0u64;
+    let submit = |parsed: &mut Parsed, stats: &mut CollectStats| -> Result<(), IngestError> {
+        let ready = match parsed.ready.take() {
+            Some(Ok(ready)) => ready,
+            Some(Err(e)) => return Err(IngestError::Store(e)),
+            None => return Ok(()),
+        };
+        for r in ready
+            .rejects
+            .iter()
+            .take(QUOTED_REJECTS.saturating_sub(stats.first_rejects.len()))
+        {
+            stats.first_rejects.push(format!(
+                "{}: {}",
+                r.location.as_deref().unwrap_or(&r.source),
+                r.reason
+            ));
+        }
+        stats.skipped += std::mem::take(&mut parsed.sink.skipped);
+        let ack = handle
+            .enqueue_ready_blocking(ready)
+            .map_err(|e| IngestError::Store(e.to_string()))?;
+        stats.acks.push(ack);
+        Ok(())
+    };
+    for parsed in done {
+        waiting.insert(parsed.chunk.index, parsed);
+        while let Some(mut parsed) = waiting.remove(&next) {
+            next += 1;
+            lines += parsed.chunk.lines.len() as u64;
+            if let Some(parser) = carried.take().filter(LineParser::pending) {
+                // The previous chunk ended inside a partial line: this one continues it.
+                parsed = prepare(parse_chunk(parsed.chunk, parser, source));
+            }
+            submit(&mut parsed, &mut stats)?;
+            carried = Some(parsed.parser);
+        }
+    }
+    // Partial lines still open at the end of the input are rejects.
+    let mut parser = carried.unwrap_or_else(|| LineParser::new(format));
+    let mut sink = BatchSink::new(source.clone());
+    sink.line = lines;
+    parser.finish(&mut sink);
+    if !sink.rejects.is_empty() {
+        let mut last = prepare(Parsed {
+            chunk: Chunk {
+                index: next,
+                first_line: lines,
+                data: Vec::new(),
+                lines: Vec::new(),
+                error: None,
+            },
+            sink,
+            parser,
+            ready: None,
+        });
+        submit(&mut last, &mut stats)?;
+    }
+    Ok((lines, stats))
 }
 
 /// Reads one line into `buf` (without the newline), keeping at most `cap + 1` bytes.
@@ -251,6 +479,16 @@ fn ingest_lines<R: BufRead>(
 pub fn read_capped_line<R: BufRead>(
     reader: &mut R,
     buf: &mut Vec<u8>,
+    cap: usize,
+) -> io::Result<Option<usize>> {
+    read_capped_line_into(reader, buf, 0, cap)
+}
+
+/// [`read_capped_line`] appending to `buf`, whose line starts at `start`.
+fn read_capped_line_into<R: BufRead>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    start: usize,
     cap: usize,
 ) -> io::Result<Option<usize>> {
     let mut total = 0usize;
@@ -265,7 +503,7 @@ pub fn read_capped_line<R: BufRead>(
             Some(i) => (&chunk[..i], Some(i + 1)),
             None => (chunk, None),
         };
-        let room = (cap + 1).saturating_sub(buf.len());
+        let room = (cap + 1).saturating_sub(buf.len() - start);
         buf.extend_from_slice(&piece[..piece.len().min(room)]);
         total += piece.len();
         let consumed = done.unwrap_or(chunk.len());
@@ -280,7 +518,7 @@ fn memchr(s: &[u8]) -> Option<usize> {
     s.iter().position(|&b| b == b'\n')
 }
 
-/// Collects parse outcomes for one input until they are flushed to the store.
+/// Collects parse outcomes for one chunk.
 struct BatchSink {
     source: Arc<str>,
     line: u64,
@@ -290,33 +528,13 @@ struct BatchSink {
 }
 
 impl BatchSink {
-    fn new(source: &str) -> Self {
+    fn new(source: Arc<str>) -> Self {
         BatchSink {
-            source: Arc::from(source),
+            source,
             line: 0,
             events: Vec::new(),
             rejects: Vec::new(),
             skipped: 0,
-        }
-    }
-
-    /// Hands over the collected batch, noting the first rejects and the skips in `summary`.
-    fn take(&mut self, summary: &mut IngestSummary) -> Flush {
-        for r in self
-            .rejects
-            .iter()
-            .take(QUOTED_REJECTS.saturating_sub(summary.first_rejects.len()))
-        {
-            summary.first_rejects.push(format!(
-                "{}: {}",
-                r.location.as_deref().unwrap_or(&r.source),
-                r.reason
-            ));
-        }
-        summary.skipped += std::mem::take(&mut self.skipped);
-        Flush {
-            events: std::mem::take(&mut self.events),
-            rejects: std::mem::take(&mut self.rejects),
         }
     }
 }

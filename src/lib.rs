@@ -9,6 +9,7 @@
 //! - [`batch`]: collects events into Arrow `RecordBatch`es, the unit handed to storage.
 //! - [`store`]: the single DuckDB writer (migrations, dedup-on-insert, checkpoints) and readers.
 //! - [`database`]: the store opened with every derived-table step registered (fold, Jira).
+//! - [`named_sql`]: the one loader for `.sql` files of named queries.
 //! - [`ingest`]: one-shot import of files and stdin (the `ingest` subcommand).
 //! - [`sources`]: live receivers (OTLP gRPC/HTTP, Forward, file tailing) for `serve`.
 //! - [`pipeline`]: the bounded queue, batching, back-pressure and acknowledgements.
@@ -37,6 +38,7 @@ pub mod event;
 pub mod generate;
 pub mod ingest;
 pub mod jira;
+pub mod named_sql;
 pub mod ops;
 pub mod parse;
 pub mod pipeline;

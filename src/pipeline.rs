@@ -1,13 +1,18 @@
 //! pipeline: the bounded queue between live sources and the store, batching, back-pressure
 //! and acknowledgements.
 //!
-//! Sources hand over a [`Submission`] (events, rejects, checkpoints) with an acknowledgement
-//! channel. One writer thread owns the [`Store`] and commits by group commit: it takes every
-//! submission already queued (up to `batch_size` events), commits them in one transaction
-//! (events, rejects and checkpoints together), then answers every acknowledgement. An idle
-//! writer therefore commits a lone submission at once (latency: one commit), and under load
-//! the submissions that arrive during a commit make the next one bigger (throughput grows
-//! with load). `flush_interval` (default 0) optionally lingers for more before committing.
+//! Every source — `ingest` (files, stdin), tailing, HTTP JSON, OTLP, Forward — hands over the
+//! same unit, a [`Submission`] (events, rejects, checkpoints), with an acknowledgement
+//! channel. Its events become an Arrow [`EventBatch`] on the submitting thread or task, before
+//! it is queued, so the writer does only DuckDB work. One writer thread owns the [`Store`] and
+//! commits by group commit: it inserts every submission already queued (up to `batch_size`
+//! events) into one transaction (events, rejects and checkpoints together), commits, then
+//! answers every acknowledgement. An idle writer therefore commits a lone submission at once
+//! (latency: one commit), and under load the submissions that arrive during a commit make the
+//! next one bigger (throughput grows with load). `flush_interval` (default 0) optionally
+//! lingers for more before committing; `min_commit_rows` (bulk `ingest`) keeps the
+//! transaction open until it holds that many events or the sources are done, so DuckDB writes
+//! whole row groups.
 //! A source acknowledges its sender (HTTP 200, gRPC OK, forward `ack`, file offset) only after
 //! that answer, so nothing is acknowledged that isn't stored.
 //!
@@ -25,8 +30,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
-use crate::batch::IncomingEvent;
-use crate::store::{AppendStats, Checkpoint, RejectRecord, Store};
+use crate::batch::{EventBatch, IncomingEvent};
+use crate::store::{AppendStats, Checkpoint, Commit, RejectRecord, Store, StoreError};
 
 /// Batching and queue limits.
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +45,9 @@ pub struct PipelineConfig {
     pub queue_capacity: usize,
     /// Rows (events and rejects) that may wait in the queue before senders are pushed back.
     pub queue_rows: usize,
+    /// Events a commit waits for while its sources are still sending (zero: commit whenever
+    /// the queue is empty). Bulk `ingest` sets whole row groups here.
+    pub min_commit_rows: usize,
 }
 
 impl Default for PipelineConfig {
@@ -49,6 +57,7 @@ impl Default for PipelineConfig {
             flush_interval: Duration::ZERO,
             queue_capacity: 256,
             queue_rows: 500_000,
+            min_commit_rows: 0,
         }
     }
 }
@@ -66,11 +75,45 @@ pub struct Submission {
     pub retired: Vec<String>,
 }
 
+/// A submission ready for the writer: its events are an Arrow batch.
+#[derive(Debug, Default)]
+pub struct Ready {
+    pub events: EventBatch,
+    pub rejects: Vec<RejectRecord>,
+    pub checkpoints: Vec<Checkpoint>,
+    pub retired: Vec<String>,
+}
+
+impl Submission {
+    /// Builds the Arrow batch of the events, on the calling thread.
+    pub fn prepare(self) -> Result<Ready, SubmitError> {
+        Ok(Ready {
+            events: EventBatch::build(&self.events)
+                .map_err(|e| SubmitError::Batch(e.to_string()))?,
+            rejects: self.rejects,
+            checkpoints: self.checkpoints,
+            retired: self.retired,
+        })
+    }
+}
+
 struct Queued {
-    submission: Submission,
+    ready: Ready,
     ack: oneshot::Sender<Ack>,
     /// The submission's share of `queue_rows`, given back when it is committed.
     _rows: OwnedSemaphorePermit,
+}
+
+impl Queued {
+    fn new(ready: Ready, rows: OwnedSemaphorePermit) -> (Queued, oneshot::Receiver<Ack>) {
+        let (ack, rx) = oneshot::channel();
+        let queued = Queued {
+            ready,
+            ack,
+            _rows: rows,
+        };
+        (queued, rx)
+    }
 }
 
 /// A maintenance job: runs on the writer thread with the store, between commits.
@@ -89,6 +132,8 @@ pub enum SubmitError {
     Full,
     #[error("the pipeline has stopped")]
     Closed,
+    #[error("cannot build the batch: {0}")]
+    Batch(String),
 }
 
 /// Counters the pipeline keeps for `/metrics` and health checks.
@@ -129,8 +174,7 @@ impl PipelineHandle {
 
     /// The permits a submission takes: its rows, at least one, at most the whole queue (so a
     /// submission larger than `queue_rows` still goes in, alone, when the queue is empty).
-    fn permits(&self, submission: &Submission) -> u32 {
-        let rows = submission.events.len() + submission.rejects.len();
+    fn permits(&self, rows: usize) -> u32 {
         rows.clamp(1, self.max_rows) as u32
     }
 
@@ -139,11 +183,9 @@ impl PipelineHandle {
         &self,
         submission: Submission,
     ) -> Result<oneshot::Receiver<Ack>, SubmitError> {
-        let rows = match self
-            .rows
-            .clone()
-            .try_acquire_many_owned(self.permits(&submission))
-        {
+        let rows = match self.rows.clone().try_acquire_many_owned(
+            self.permits(submission.events.len() + submission.rejects.len()),
+        ) {
             Ok(p) => p,
             Err(tokio::sync::TryAcquireError::NoPermits) => {
                 self.stats.refused_full.fetch_add(1, Ordering::Relaxed);
@@ -151,13 +193,9 @@ impl PipelineHandle {
             }
             Err(tokio::sync::TryAcquireError::Closed) => return Err(SubmitError::Closed),
         };
-        let (ack, rx) = oneshot::channel();
+        let (queued, rx) = Queued::new(submission.prepare()?, rows);
         self.tx
-            .try_send(Work::Submit(Queued {
-                submission,
-                ack,
-                _rows: rows,
-            }))
+            .try_send(Work::Submit(queued))
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => {
                     self.stats.refused_full.fetch_add(1, Ordering::Relaxed);
@@ -185,17 +223,37 @@ impl PipelineHandle {
         let rows = self
             .rows
             .clone()
-            .acquire_many_owned(self.permits(&submission))
+            .acquire_many_owned(self.permits(submission.events.len() + submission.rejects.len()))
             .await
             .map_err(|_| SubmitError::Closed)?;
-        let (ack, rx) = oneshot::channel();
+        let (queued, rx) = Queued::new(submission.prepare()?, rows);
         self.tx
-            .send(Work::Submit(Queued {
-                submission,
-                ack,
-                _rows: rows,
-            }))
+            .send(Work::Submit(queued))
             .await
+            .map_err(|_| SubmitError::Closed)?;
+        Ok(rx)
+    }
+
+    /// [`PipelineHandle::enqueue`] of a prepared submission, for a plain thread (bulk
+    /// `ingest`, whose parser threads build the batches): blocks while the queue is full. Must
+    /// not be called from inside an async runtime.
+    pub fn enqueue_ready_blocking(
+        &self,
+        ready: Ready,
+    ) -> Result<oneshot::Receiver<Ack>, SubmitError> {
+        let permits = self.permits(ready.events.len() + ready.rejects.len());
+        let rows = loop {
+            match self.rows.clone().try_acquire_many_owned(permits) {
+                Ok(p) => break p,
+                Err(tokio::sync::TryAcquireError::NoPermits) => {
+                    std::thread::sleep(Duration::from_millis(1))
+                }
+                Err(tokio::sync::TryAcquireError::Closed) => return Err(SubmitError::Closed),
+            }
+        };
+        let (queued, rx) = Queued::new(ready, rows);
+        self.tx
+            .blocking_send(Work::Submit(queued))
             .map_err(|_| SubmitError::Closed)?;
         Ok(rx)
     }
@@ -254,78 +312,100 @@ fn writer_loop(
     stats: &PipelineStats,
 ) -> Store {
     while let Some(work) = rx.blocking_recv() {
-        let first = match work {
-            Work::Submit(q) => q,
-            Work::Maintain(job) => {
-                job(&mut store);
-                continue;
+        match work {
+            Work::Submit(first) => {
+                if let Some(job) = commit(&mut store, first, &mut rx, config, stats) {
+                    job(&mut store);
+                }
             }
-        };
-        // Group commit: everything queued now joins this commit, up to `batch_size` events;
-        // when nothing more is queued (and any linger has passed) it commits at once.
-        let deadline = Instant::now() + config.flush_interval;
-        let mut pending = vec![first];
-        let mut events: usize = pending[0].submission.events.len();
-        // A maintenance job ends the batch: what was queued before it commits first.
-        let mut job = None;
-        while events < config.batch_size {
-            match rx.try_recv() {
-                Ok(Work::Submit(q)) => {
-                    events += q.submission.events.len();
-                    pending.push(q);
-                }
-                Ok(Work::Maintain(j)) => {
-                    job = Some(j);
-                    break;
-                }
-                Err(mpsc::error::TryRecvError::Empty) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(1))
-                }
-                Err(_) => break,
-            }
-        }
-        commit(&mut store, pending, stats);
-        if let Some(job) = job {
-            job(&mut store);
+            Work::Maintain(job) => job(&mut store),
         }
     }
     store
 }
 
-fn commit(store: &mut Store, pending: Vec<Queued>, stats: &PipelineStats) {
-    let mut events = Vec::new();
-    let mut rejects = Vec::new();
-    let mut checkpoints = Vec::new();
-    let mut retired = Vec::new();
-    let mut acks = Vec::with_capacity(pending.len());
-    for q in pending {
-        events.extend(q.submission.events);
-        rejects.extend(q.submission.rejects);
-        // A later submission's position for the same source wins (INSERT OR REPLACE in order);
-        // a source retired and then checkpointed again in one commit keeps the checkpoint.
-        for cp in &q.submission.checkpoints {
-            retired.retain(|r| r != &cp.source);
-        }
-        checkpoints.retain(|c: &Checkpoint| !q.submission.retired.contains(&c.source));
-        checkpoints.extend(q.submission.checkpoints);
-        retired.extend(q.submission.retired);
-        acks.push(q.ack);
+/// What one commit has taken so far.
+#[derive(Default)]
+struct Tally {
+    events: usize,
+    rejects: usize,
+    acks: Vec<oneshot::Sender<Ack>>,
+}
+
+impl Tally {
+    /// Adds a submission to the open commit; its queue rows are given back once inserted.
+    fn add(&mut self, commit: &mut Commit<'_>, q: Queued) -> Result<(), StoreError> {
+        let r = &q.ready;
+        self.events += r.events.len();
+        self.rejects += r.rejects.len();
+        self.acks.push(q.ack);
+        commit.add_events(&r.events)?;
+        commit.add_rejects(&r.rejects)?;
+        commit.save_checkpoints(&r.checkpoints, &r.retired)
     }
+}
+
+/// One group commit, starting with `first`: everything queued meanwhile joins it, up to
+/// `batch_size` events; it waits for more while it holds fewer than `min_commit_rows` and the
+/// sources are still there, and lingers up to `flush_interval`. A maintenance job ends the
+/// commit (what was queued before it commits first) and is returned to run next.
+fn commit(
+    store: &mut Store,
+    first: Queued,
+    rx: &mut mpsc::Receiver<Work>,
+    config: PipelineConfig,
+    stats: &PipelineStats,
+) -> Option<MaintenanceJob> {
+    let started = Instant::now();
+    let deadline = started + config.flush_interval;
     let span = tracing::info_span!(
         "store.commit",
-        submissions = acks.len(),
-        events = events.len(),
-        rejects = rejects.len(),
+        submissions = tracing::field::Empty,
+        events = tracing::field::Empty,
+        rejects = tracing::field::Empty,
         stored = tracing::field::Empty,
         duplicates = tracing::field::Empty,
         rejected = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
     );
     let _entered = span.enter();
-    let started = Instant::now();
-    let outcome = store
-        .append_retiring(&events, &rejects, &checkpoints, &retired)
-        .map_err(|e| e.to_string());
+    let mut tally = Tally::default();
+    let mut job = None;
+    let outcome = (|| -> Result<AppendStats, StoreError> {
+        let mut commit = store.begin()?;
+        tally.add(&mut commit, first)?;
+        while tally.events < config.batch_size {
+            let next = match rx.try_recv() {
+                Ok(work) => Some(work),
+                Err(mpsc::error::TryRecvError::Empty) if tally.events < config.min_commit_rows => {
+                    rx.blocking_recv()
+                }
+                Err(mpsc::error::TryRecvError::Empty) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(1));
+                    continue;
+                }
+                Err(_) => None,
+            };
+            match next {
+                Some(Work::Submit(q)) => tally.add(&mut commit, q)?,
+                Some(Work::Maintain(j)) => {
+                    job = Some(j);
+                    break;
+                }
+                None => break,
+            }
+        }
+        commit.finish()
+    })()
+    .map_err(|e| e.to_string());
+    let Tally {
+        events,
+        rejects,
+        acks,
+    } = tally;
+    span.record("submissions", acks.len());
+    span.record("events", events);
+    span.record("rejects", rejects);
     stats
         .last_commit_micros
         .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -349,6 +429,7 @@ fn commit(store: &mut Store, pending: Vec<Queued>, stats: &PipelineStats) {
         // A sender that went away no longer needs its answer.
         let _ = ack.send(outcome.clone());
     }
+    job
 }
 
 #[cfg(test)]

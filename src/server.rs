@@ -243,6 +243,7 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
         flush_interval: Duration::from_millis(config.pipeline.flush_interval_ms),
         queue_capacity: config.pipeline.queue_capacity.max(1),
         queue_rows: config.pipeline.queue_rows.max(1),
+        min_commit_rows: 0,
     };
     let (handle, writer) = pipeline::start(store, pipeline_cfg);
     let state = AppState {

@@ -4,18 +4,30 @@
 //! batch (all duplicates) changes nothing; [`define_views`] (re)creates the `sessions`,
 //! `users`, `targets` and `days` views from the current settings.
 
-/// Folds the events the current commit inserted into `session_state`.
-const FOLD_SQL: &str = include_str!("fold_sessions.sql");
+/// The fold's statements, run in order: see `fold_sessions.sql`.
+const FOLD_SQL: NamedSql = NamedSql::new(
+    "src/analytics/fold_sessions.sql",
+    include_str!("fold_sessions.sql"),
+);
+const FOLD_STEPS: [&str; 4] = ["touched", "update", "insert", "clean_up"];
 
 /// The views over `session_state`, with `{{setting}}` placeholders.
 const VIEWS_SQL: &str = include_str!("../../schemas/duckdb/views.sql");
 
-/// The store's `after_insert` step: folds the rows stamped `stamp` into `session_state`.
+/// The store's `after_insert` step: folds the rows stamped `stamp` into `session_state`,
+/// touching only the sessions they belong to. Returns how many sessions the batch touched.
 pub fn fold(
     conn: &Connection,
     stamp: chrono::DateTime<chrono::Utc>,
 ) -> Result<usize, duckdb::Error> {
-    conn.execute(FOLD_SQL, duckdb::params![stamp.naive_utc()])
+    let touched = conn.execute(
+        FOLD_SQL.get("aggregate"),
+        duckdb::params![stamp.naive_utc()],
+    )?;
+    for step in FOLD_STEPS {
+        conn.execute_batch(FOLD_SQL.get(step))?;
+    }
+    Ok(touched)
 }
 
 /// The store's `define` step: recreates the views with `settings` filled in as constants.
@@ -31,6 +43,7 @@ use duckdb::{Connection, ToSql};
 use serde::{Deserialize, Serialize};
 
 use crate::analytics::reports::ts;
+use crate::named_sql::NamedSql;
 use crate::store::{Settings, StoreError, render_settings};
 
 /// Filters and paging for `GET /api/v1/sessions`.

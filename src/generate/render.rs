@@ -31,7 +31,7 @@ use crate::event::OperatorEvent;
 pub const DEFAULT_CRI_SPLIT: usize = 16 * 1024;
 
 /// The tracing module path the operator logs functional events under.
-pub const SESSION_MODULE: &str = "operator::session";
+pub const SESSION_MODULE: &str = crate::event::FUNCTIONAL_MODULE;
 
 /// The Kubernetes metadata fluentd's `kubernetes_metadata` filter attaches to operator lines.
 const KUBERNETES_METADATA: &str = concat!(

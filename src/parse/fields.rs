@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::event::{EventKind, OperatorEvent, TargetParts};
+use crate::event::{EventKind, FUNCTIONAL_MODULE, OperatorEvent, TargetParts};
 
 /// What became of one record.
 #[derive(Debug)]
@@ -24,7 +24,8 @@ pub enum Mapped {
 pub struct RawFields {
     pub timestamp: Option<Value>,
     pub level: Option<String>,
-    /// tracing's `target` (a Rust module path), kept as the `tracing_target` attribute.
+    /// tracing's `target` (a Rust module path), kept as the `tracing_target` attribute unless
+    /// it is the functional events' own module ([`FUNCTIONAL_MODULE`]).
     pub module_target: Option<String>,
     /// Event fields in the order they were written, duplicates included.
     pub fields: Vec<(String, Value)>,
@@ -49,7 +50,7 @@ impl RawFields {
         let mut event = OperatorEvent::new(kind, timestamp);
         event.message = message;
         event.level = self.level;
-        if let Some(t) = self.module_target {
+        if let Some(t) = self.module_target.filter(|t| t != FUNCTIONAL_MODULE) {
             event
                 .attributes
                 .insert("tracing_target".into(), Value::String(t));
@@ -81,9 +82,7 @@ impl RawFields {
 /// Parses an RFC 3339 timestamp string, or a number of seconds / nanoseconds since the epoch.
 pub fn parse_timestamp(value: &Value) -> Result<DateTime<Utc>, String> {
     match value {
-        Value::String(s) => DateTime::parse_from_rfc3339(s.trim())
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| format!("field `timestamp`: {e} in {s:?}")),
+        Value::String(s) => parse_rfc3339(s),
         Value::Number(n) => {
             let f = n.as_f64().unwrap_or(f64::NAN);
             let nanos = if f > 1e17 { f } else { f * 1e9 };
@@ -94,6 +93,13 @@ pub fn parse_timestamp(value: &Value) -> Result<DateTime<Utc>, String> {
         }
         other => Err(format!("field `timestamp`: expected a time, got {other}")),
     }
+}
+
+/// Parses an RFC 3339 timestamp string.
+pub fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("field `timestamp`: {e} in {s:?}"))
 }
 
 /// A string view of a scalar: strings as-is, numbers and bools printed. Objects and arrays are
@@ -214,17 +220,19 @@ fn apply_field(event: &mut OperatorEvent, key: &str, value: Value) -> Result<(),
 
 /// The `target` field: a mirrord target path, or — in flattened tracing JSON — tracing's own
 /// module path that collides with it. The module path is kept as an attribute, never as a target.
-fn apply_target(event: &mut OperatorEvent, value: Value) -> Result<(), String> {
+pub(super) fn apply_target(event: &mut OperatorEvent, value: Value) -> Result<(), String> {
     let Some(raw) = scalar_string("target", value)? else {
         return Ok(());
     };
     if TargetParts::parse(&raw).is_some() {
         event.target = Some(raw);
     } else if TargetParts::is_module_path(&raw) {
-        event
-            .attributes
-            .entry("tracing_target")
-            .or_insert(Value::String(raw));
+        if raw != FUNCTIONAL_MODULE {
+            event
+                .attributes
+                .entry("tracing_target")
+                .or_insert(Value::String(raw));
+        }
     } else {
         event.target = Some(raw);
     }
@@ -233,7 +241,11 @@ fn apply_target(event: &mut OperatorEvent, value: Value) -> Result<(), String> {
 
 /// Transport fields: typed where they name an event column (trace ids, operator version,
 /// cluster), otherwise attributes (Kubernetes metadata, resource attributes).
-fn apply_extra(event: &mut OperatorEvent, key: String, value: Value) -> Result<(), String> {
+pub(super) fn apply_extra(
+    event: &mut OperatorEvent,
+    key: String,
+    value: Value,
+) -> Result<(), String> {
     match key.as_str() {
         "trace_id" | "span_id" | "operator_version" | "cluster" | "service.version"
         | "k8s.cluster.name" => apply_field(event, &key, value),

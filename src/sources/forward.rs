@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use super::limits::RequestLimits;
-use super::msgpack::{Framer, bytes_of, event_time_nanos, rfc3339, to_json};
+use super::msgpack::{self, Framer, bytes_of, event_time_nanos, rfc3339, to_json};
 use super::{Running, SubmissionSink, await_ack, local_address, stopped, submit_when_room};
 use crate::config::ReceiversConfig;
 use crate::parse::{InputFormat, LineParser, Sink};
@@ -484,7 +484,8 @@ fn option_value<'a>(option: &'a Value, key: &str) -> Option<&'a Value> {
         .map(|(_, v)| v)
 }
 
-/// Feeds one `[time, record]` entry to the parser as a JSON record. A record with neither its
+/// Feeds one `[time, record]` entry to the parser as a structured record (its keys in order,
+/// duplicates kept; no JSON text in between). A record with neither its
 /// own `timestamp` nor a `log` line gets the entry's time as its timestamp.
 fn feed_entry(entry: Result<Value, String>, parser: &mut LineParser, sink: &mut SubmissionSink) {
     let entry = match entry {
@@ -498,13 +499,16 @@ fn feed_entry(entry: Result<Value, String>, parser: &mut LineParser, sink: &mut 
     let Value::Array(mut pair) = entry else {
         return;
     };
-    let Some(record) = pair.pop() else { return };
-    let serde_json::Value::Object(mut object) = to_json(record) else {
+    let Some(record) = pair.pop().and_then(msgpack::to_ordered) else {
         return;
     };
-    if !object.contains_key("timestamp") && !object.contains_key("log") {
+    let mut object = record;
+    if object.get("timestamp").is_none() && object.get("log").is_none() {
         match time {
-            Some(nanos) => object.insert("timestamp".into(), rfc3339(nanos).into()),
+            Some(nanos) => object.0.push((
+                "timestamp".into(),
+                serde_json::Value::String(rfc3339(nanos)),
+            )),
             None => {
                 return sink.reject(
                     "an entry's time must be EventTime or an integer".into(),
@@ -513,8 +517,7 @@ fn feed_entry(entry: Result<Value, String>, parser: &mut LineParser, sink: &mut 
             }
         };
     }
-    let line = serde_json::Value::Object(object).to_string();
-    parser.feed(line.as_bytes(), sink);
+    parser.feed_object(object, sink);
 }
 
 /// Checks an entry's shape; returns its time in nanoseconds, if it has a readable one.
@@ -712,6 +715,38 @@ mod tests {
         let event = &sink.submission.events[0].event;
         assert_eq!(event.timestamp.to_rfc3339(), "2026-02-01T03:55:25+00:00");
         assert_eq!(event.port, Some(80));
+    }
+
+    #[test]
+    fn an_unpacked_flattened_record_keeps_both_targets_and_the_id_of_its_line() {
+        // tracing's flatten_event writes the mirrord `target`, then its module path `target`.
+        let line = r#"{"timestamp":"2026-02-01T03:55:25.050620Z","level":"INFO","message":"Port Steal","session_id":"A1","target":"deployment/api/container/main","port":8080,"target":"operator::session"}"#;
+        let pairs: Vec<(Value, Value)> = [
+            ("timestamp", Value::from("2026-02-01T03:55:25.050620Z")),
+            ("level", Value::from("INFO")),
+            ("message", Value::from("Port Steal")),
+            ("session_id", Value::from("A1")),
+            ("target", Value::from("deployment/api/container/main")),
+            ("port", Value::from(8080)),
+            ("target", Value::from("operator::session")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (Value::from(k), v))
+        .collect();
+        let message = Value::Array(vec![Value::from("t"), event_time(), Value::Map(pairs)]);
+        let (sink, _) = collect(message);
+        let event = &sink.submission.events[0].event;
+        assert_eq!(
+            event.target.as_deref(),
+            Some("deployment/api/container/main")
+        );
+        assert_eq!(event.target_name.as_deref(), Some("api"));
+        let mut from_file = SubmissionSink::new(SOURCE);
+        LineParser::new(InputFormat::Auto).feed(line.as_bytes(), &mut from_file);
+        assert_eq!(
+            event.id, from_file.submission.events[0].event.id,
+            "the same record by Forward and from a file is one event"
+        );
     }
 
     #[test]

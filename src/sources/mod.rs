@@ -195,6 +195,7 @@ pub async fn submit_and_wait(
     let rx = pipeline.try_submit(submission).map_err(|e| match e {
         SubmitError::Full => Refusal::Full,
         SubmitError::Closed => Refusal::Closed,
+        e @ SubmitError::Batch(_) => Refusal::Failed(e.to_string()),
     })?;
     await_ack(rx).await
 }

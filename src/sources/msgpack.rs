@@ -10,6 +10,8 @@ use chrono::{DateTime, SecondsFormat};
 use rmpv::Value;
 use serde_json::Value as Json;
 
+use crate::parse::OrderedObject;
+
 /// Why a byte stream is not MessagePack we accept.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FrameError {
@@ -222,6 +224,21 @@ pub fn to_json(value: Value) -> Json {
         ext @ Value::Ext(..) => event_time_nanos(&ext)
             .map(|n| Json::String(rfc3339(n)))
             .unwrap_or(Json::Null),
+    }
+}
+
+/// A MessagePack map as an ordered list of pairs, duplicate keys kept (the top level of a
+/// Forward record: a flattened tracing record can carry `target` twice, and the parser needs
+/// both, in order, as from any other route). `None` when the value is not a map.
+pub fn to_ordered(value: Value) -> Option<OrderedObject> {
+    match value {
+        Value::Map(pairs) => Some(OrderedObject(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (key_string(k), to_json(v)))
+                .collect(),
+        )),
+        _ => None,
     }
 }
 

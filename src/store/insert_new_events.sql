@@ -1,12 +1,6 @@
--- insert_new_events: insert the events of an Arrow batch ($1, scanned in place by the `arrow`
--- table function) that are not stored yet. $2, $3: the batch's min and max timestamp. Ids hash
--- the timestamp, so a duplicate can only exist inside that range; the range lets DuckDB skip
--- row groups by their min/max (zone maps), so the check stays cheap as `events` grows.
+-- insert_new_events: insert an Arrow batch of events ($1, scanned in place by the `arrow`
+-- table function), stamped with the commit's `ingested_at` ($2). The batch holds only events
+-- not stored yet: `Commit::add_events` (src/store/mod.rs) has dropped the others.
 INSERT INTO events
-SELECT b.*
+SELECT b.*, $2::TIMESTAMP
 FROM arrow($1) b
-WHERE NOT EXISTS (
-    SELECT 1 FROM events e
-    WHERE e.timestamp BETWEEN $2 AND $3
-      AND e.id = b.id
-)

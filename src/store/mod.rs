@@ -11,22 +11,29 @@
 //! (`crate::database`).
 //!
 //! Idempotency without a primary-key index: an event's id is a hash that includes its
-//! timestamp, so a duplicate can only sit among stored events with the same timestamp. The
-//! insert anti-joins the batch against `events` restricted to the batch's time range, which
-//! DuckDB prunes with its per-row-group min/max (zone maps). That keeps appends cheap on a
-//! large table and memory flat, where an ART index over billions of ids would not.
+//! timestamp, so a duplicate can only sit among stored events with the same timestamp. A
+//! batch's ids are looked up among committed events restricted to the batch's time range,
+//! which DuckDB prunes with its per-row-group min/max (zone maps), and among the ids the open
+//! commit already took ([`Commit`]). That keeps appends cheap on a large table and memory
+//! flat, where an ART index over billions of ids would not.
 
 pub mod lockdown;
 pub mod query;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use duckdb::arrow::array::{Array, ArrayRef, BooleanArray, StringArray};
+use duckdb::arrow::compute::filter_record_batch;
+use duckdb::arrow::datatypes::{DataType, Field, Schema};
+use duckdb::arrow::error::ArrowError;
+use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::vtab::{ArrowBatchRegistration, arrow::ArrowVTab};
 use duckdb::{Connection, params};
 
-use crate::batch::{IncomingEvent, to_record_batch};
+use crate::batch::{EventBatch, IncomingEvent};
 
 /// Numbered migrations, applied in order at open. Never edit one that has shipped; add another.
 const MIGRATIONS: &[(i32, &str, &str)] = &[
@@ -37,6 +44,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../../schemas/duckdb/002_sessions.sql"),
     ),
     (3, "jira", include_str!("../../schemas/duckdb/003_jira.sql")),
+    (
+        4,
+        "session_key",
+        include_str!("../../schemas/duckdb/004_session_key.sql"),
+    ),
 ];
 
 /// The `settings` table as key → value, for steps that render it into their SQL.
@@ -146,11 +158,35 @@ pub struct AppendStats {
 /// The database: owns the writer connection.
 pub struct Store {
     conn: Connection,
+    /// Reads only what is committed (its own snapshot, outside the writer's transaction): the
+    /// duplicate check of a batch scans stored events without the commit's own new rows.
+    checker: Connection,
     path: String,
     /// The `ingested_at` of the last commit; each commit gets a strictly later one, so the
     /// rows of one commit can be told apart.
     last_stamp: DateTime<Utc>,
     derivations: Derivations,
+}
+
+/// Migrates a freshly opened database and adds the connection that checks for stored events.
+fn store_migrated(
+    conn: Connection,
+    path: &str,
+    derivations: Derivations,
+) -> Result<Store, StoreError> {
+    let checker = conn.try_clone()?;
+    let store = Store {
+        conn,
+        checker,
+        path: path.to_string(),
+        last_stamp: DateTime::<Utc>::MIN_UTC,
+        derivations,
+    };
+    store.migrate()?;
+    store
+        .checker
+        .register_table_function::<ArrowVTab>("arrow")?;
+    Ok(store)
 }
 
 impl Store {
@@ -175,14 +211,7 @@ impl Store {
             path: path.to_string(),
             source,
         })?;
-        let store = Store {
-            conn,
-            path: path.to_string(),
-            last_stamp: DateTime::<Utc>::MIN_UTC,
-            derivations,
-        };
-        store.migrate()?;
-        Ok(store)
+        store_migrated(conn, path, derivations)
     }
 
     /// Where the database lives (`:memory:` for in-memory).
@@ -272,36 +301,33 @@ impl Store {
         checkpoints: &[Checkpoint],
         retired: &[String],
     ) -> Result<AppendStats, StoreError> {
-        let now = Utc::now().max(self.last_stamp + chrono::Duration::microseconds(1));
-        self.last_stamp = now;
-        let mut seen = HashSet::with_capacity(events.len());
-        let unique: Vec<&IncomingEvent> = events
-            .iter()
-            .filter(|e| seen.insert(e.event.id.as_str()))
-            .collect();
-        let mut stats = AppendStats {
-            duplicates: (events.len() - unique.len()) as u64,
-            rejected: rejects.len() as u64,
-            ..Default::default()
-        };
-        let tx = self.conn.transaction()?;
-        if !unique.is_empty() {
-            let inserted = insert_new_events(&tx, &unique, now, &self.derivations)?;
-            stats.stored = inserted;
-            stats.duplicates += unique.len() as u64 - inserted;
-        }
-        insert_rejects(&tx, rejects, now)?;
-        for source in retired {
-            tx.execute("DELETE FROM checkpoints WHERE source = ?", params![source])?;
-        }
-        for cp in checkpoints {
-            tx.execute(
-                "INSERT OR REPLACE INTO checkpoints (source, position, identity, updated_at) VALUES (?, ?, ?, ?)",
-                params![cp.source, cp.position, cp.identity, now.naive_utc()],
-            )?;
-        }
-        tx.commit()?;
-        Ok(stats)
+        let batch = EventBatch::build(events)?;
+        let mut commit = self.begin()?;
+        commit.add_events(&batch)?;
+        commit.add_rejects(rejects)?;
+        commit.save_checkpoints(checkpoints, retired)?;
+        commit.finish()
+    }
+
+    /// Opens the transaction of one commit, stamped with a fresh `ingested_at`. Add batches,
+    /// rejects and checkpoints to it, then [`Commit::finish`]; dropping it rolls back.
+    pub fn begin(&mut self) -> Result<Commit<'_>, StoreError> {
+        let stamp = Utc::now().max(self.last_stamp + chrono::Duration::microseconds(1));
+        self.last_stamp = stamp;
+        let Store {
+            conn,
+            checker,
+            derivations,
+            ..
+        } = self;
+        Ok(Commit {
+            tx: conn.transaction()?,
+            checker,
+            derivations,
+            stamp,
+            stats: AppendStats::default(),
+            ids: HashSet::new(),
+        })
     }
 
     /// The saved position of `source`, if any.
@@ -342,40 +368,159 @@ pub fn render_settings(sql: &str, settings: &Settings) -> String {
     out
 }
 
-fn time_bounds(events: &[&IncomingEvent]) -> (DateTime<Utc>, DateTime<Utc>) {
-    let mut lo = events[0].event.timestamp;
-    let mut hi = lo;
-    for e in events {
-        lo = lo.min(e.event.timestamp);
-        hi = hi.max(e.event.timestamp);
-    }
-    (lo, hi)
+/// One commit in progress: every batch, reject and checkpoint added to it is committed
+/// together by [`Commit::finish`], after the `after_insert` steps ran over the new events.
+///
+/// Duplicates are found in three places, none of which scans the commit's own new rows in
+/// DuckDB (an anti-join against `events` inside the transaction would, for every batch):
+/// within a batch (dropped when it was built), against earlier batches of this commit (the
+/// ids seen so far, kept here), and against committed events, through the checker connection
+/// and only in the batch's time range (ids hash the timestamp; DuckDB skips row groups by
+/// their min/max).
+pub struct Commit<'a> {
+    tx: duckdb::Transaction<'a>,
+    checker: &'a Connection,
+    derivations: &'a Derivations,
+    stamp: DateTime<Utc>,
+    stats: AppendStats,
+    /// Ids stored by this commit so far.
+    ids: HashSet<IdKey>,
 }
 
-/// Inserts the batch's events that are not stored yet, straight from the Arrow batch (DuckDB's
-/// `arrow` table function scans it in place, so rows are copied once), then runs the
-/// `after_insert` steps over exactly those rows (this commit's unique `ingested_at`).
-/// Returns how many were new.
-fn insert_new_events(
-    conn: &Connection,
-    events: &[&IncomingEvent],
-    stamp: DateTime<Utc>,
-    derivations: &Derivations,
-) -> Result<u64, StoreError> {
-    let batch = ArrowBatchRegistration::new(to_record_batch(events, stamp)?);
-    let (lo, hi) = time_bounds(events);
-    let inserted = conn.execute(
-        include_str!("insert_new_events.sql"),
-        params![&batch, lo.naive_utc(), hi.naive_utc()],
-    )?;
-    if inserted > 0 {
-        for &(step, after_insert) in &derivations.after_insert {
-            let changed =
-                after_insert(conn, stamp).map_err(|source| StoreError::Derived { step, source })?;
-            tracing::debug!(step, changed, "derived step");
+/// An event id as a set key: its 128 bits when it is the usual 32 hex digits.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum IdKey {
+    Hex(u128),
+    Other(Box<str>),
+}
+
+impl IdKey {
+    fn of(id: &str) -> IdKey {
+        match (id.len(), u128::from_str_radix(id, 16)) {
+            (32, Ok(n)) => IdKey::Hex(n),
+            _ => IdKey::Other(id.into()),
         }
     }
-    Ok(inserted as u64)
+}
+
+impl Commit<'_> {
+    /// Inserts the batch's events that are not stored yet, straight from the Arrow batch
+    /// (DuckDB's `arrow` table function scans it in place, so rows are copied once), stamped
+    /// with this commit's `ingested_at`.
+    pub fn add_events(&mut self, batch: &EventBatch) -> Result<(), StoreError> {
+        self.stats.duplicates += batch.repeats();
+        let Some(rows) = batch.rows() else {
+            return Ok(());
+        };
+        let ids = rows
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| {
+                StoreError::Arrow(ArrowError::SchemaError("id is not a string column".into()))
+            })?;
+        let stored = self.stored_ids(batch, ids)?;
+        let keep: Vec<bool> = ids
+            .iter()
+            .map(|id| {
+                let id = id.unwrap_or_default();
+                !stored.contains(id) && self.ids.insert(IdKey::of(id))
+            })
+            .collect();
+        let fresh = keep.iter().filter(|&&k| k).count();
+        self.stats.duplicates += (keep.len() - fresh) as u64;
+        if fresh == 0 {
+            return Ok(());
+        }
+        let rows = if fresh == keep.len() {
+            rows.clone()
+        } else {
+            filter_record_batch(rows, &BooleanArray::from(keep))?
+        };
+        let inserted = self.tx.execute(
+            include_str!("insert_new_events.sql"),
+            params![&ArrowBatchRegistration::new(rows), self.stamp.naive_utc()],
+        )? as u64;
+        self.stats.stored += inserted;
+        Ok(())
+    }
+
+    /// The batch's ids that are already committed.
+    fn stored_ids(
+        &self,
+        batch: &EventBatch,
+        ids: &StringArray,
+    ) -> Result<HashSet<String>, StoreError> {
+        let (lo, hi) = batch.time_range();
+        let (lo, hi) = (lo.naive_utc(), hi.naive_utc());
+        let in_range: i64 = self.checker.query_row(
+            "SELECT count(*) FROM events WHERE timestamp BETWEEN ? AND ?",
+            params![lo, hi],
+            |r| r.get(0),
+        )?;
+        if in_range == 0 {
+            return Ok(HashSet::new());
+        }
+        let only_ids = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, false)])),
+            vec![Arc::new(ids.clone()) as ArrayRef],
+        )?;
+        let mut stmt = self.checker.prepare(include_str!("stored_ids.sql"))?;
+        let found = stmt
+            .query_map(
+                params![&ArrowBatchRegistration::new(only_ids), lo, hi],
+                |r| r.get::<_, String>(0),
+            )?
+            .collect::<Result<HashSet<_>, _>>()?;
+        Ok(found)
+    }
+
+    /// Records rejects.
+    pub fn add_rejects(&mut self, rejects: &[RejectRecord]) -> Result<(), StoreError> {
+        insert_rejects(&self.tx, rejects, self.stamp)?;
+        self.stats.rejected += rejects.len() as u64;
+        Ok(())
+    }
+
+    /// Deletes the checkpoints in `retired`, then saves `checkpoints`. Called once per source
+    /// submission, in the order they were made: a later position for the same source wins,
+    /// and a source retired and then checkpointed again keeps its checkpoint.
+    pub fn save_checkpoints(
+        &mut self,
+        checkpoints: &[Checkpoint],
+        retired: &[String],
+    ) -> Result<(), StoreError> {
+        for source in retired {
+            self.tx
+                .execute("DELETE FROM checkpoints WHERE source = ?", params![source])?;
+        }
+        for cp in checkpoints {
+            self.tx.execute(
+                "INSERT OR REPLACE INTO checkpoints (source, position, identity, updated_at) VALUES (?, ?, ?, ?)",
+                params![cp.source, cp.position, cp.identity, self.stamp.naive_utc()],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Events stored so far by this commit.
+    pub fn stored(&self) -> u64 {
+        self.stats.stored
+    }
+
+    /// Runs the `after_insert` steps over this commit's new events (when there are any) and
+    /// commits.
+    pub fn finish(self) -> Result<AppendStats, StoreError> {
+        if self.stats.stored > 0 {
+            for &(step, after_insert) in &self.derivations.after_insert {
+                let changed = after_insert(&self.tx, self.stamp)
+                    .map_err(|source| StoreError::Derived { step, source })?;
+                tracing::debug!(step, changed, "derived step");
+            }
+        }
+        self.tx.commit()?;
+        Ok(self.stats)
+    }
 }
 
 fn insert_rejects(
