@@ -558,3 +558,74 @@ impl Sink for BatchSink {
             .push(RejectRecord::new(&self.source, Some(location), reason, raw));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json_line(i: usize) -> String {
+        format!(
+            r#"{{"timestamp":"2026-02-01T03:{:02}:{:02}.{:06}Z","level":"INFO","fields":{{"message":"Port Steal","session_id":"S{i}","port":8080}},"target":"operator::session"}}"#,
+            (i / 60) % 60,
+            i % 60,
+            i
+        )
+    }
+
+    /// A CRI line whose pieces straddle chunk edges: the parsers see the pieces in different
+    /// chunks, and the result must still be one event per operator line and no rejects.
+    #[test]
+    fn partial_lines_across_chunk_edges_join_as_one_parser_would() {
+        let mut lines = Vec::new();
+        let mut events = 0;
+        let mut i = 0;
+        while lines.len() < 3 * CHUNK_LINES + 10 {
+            let line = json_line(i);
+            i += 1;
+            events += 1;
+            let at = lines.len() + 1; // the 1-based number this line starts at
+            let pieces = if at == CHUNK_LINES {
+                2 // P at the last line of chunk 1, F at the first of chunk 2
+            } else if at == 2 * CHUNK_LINES - 1 {
+                4 // P, P at the end of chunk 2, P, F at the start of chunk 3
+            } else {
+                1
+            };
+            let step = line.len().div_ceil(pieces);
+            let bytes = line.as_bytes();
+            for (k, piece) in bytes.chunks(step).enumerate() {
+                let tag = if k + 1 == pieces { 'F' } else { 'P' };
+                lines.push(format!(
+                    "2026-02-01T03:55:25.000000000Z stdout {tag} {}",
+                    std::str::from_utf8(piece).unwrap()
+                ));
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("edges.log");
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let store = crate::database::open(":memory:").unwrap();
+        let opts = IngestOptions {
+            parsers: 2,
+            ..IngestOptions::default()
+        };
+        let (store, summary) = ingest_paths(store, &[path.display().to_string()], &opts);
+        let summary = summary.unwrap();
+        assert_eq!(summary.lines as usize, lines.len());
+        assert_eq!(
+            (summary.stored, summary.rejected, summary.duplicates),
+            (events, 0, 0),
+            "{:?}",
+            summary.first_rejects
+        );
+        let distinct: i64 = store
+            .connection()
+            .query_row(
+                "SELECT count(DISTINCT session_id) FROM events WHERE port = 8080",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(distinct as u64, events);
+    }
+}
