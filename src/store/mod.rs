@@ -17,6 +17,7 @@
 //! commit already took ([`Commit`]). That keeps appends cheap on a large table and memory
 //! flat, where an ART index over billions of ids would not.
 
+pub mod arrow_scan;
 pub mod lockdown;
 pub mod query;
 
@@ -30,10 +31,10 @@ use duckdb::arrow::compute::filter_record_batch;
 use duckdb::arrow::datatypes::{DataType, Field, Schema};
 use duckdb::arrow::error::ArrowError;
 use duckdb::arrow::record_batch::RecordBatch;
-use duckdb::vtab::{ArrowBatchRegistration, arrow::ArrowVTab};
 use duckdb::{Connection, params};
 
 use crate::batch::{EventBatch, IncomingEvent};
+use arrow_scan::{ArrowBatchScan, Registration};
 
 /// Numbered migrations, applied in order at open. Never edit one that has shipped; add another.
 const MIGRATIONS: &[(i32, &str, &str)] = &[
@@ -185,7 +186,7 @@ fn store_migrated(
     store.migrate()?;
     store
         .checker
-        .register_table_function::<ArrowVTab>("arrow")?;
+        .register_table_function::<ArrowBatchScan>(arrow_scan::FUNCTION)?;
     Ok(store)
 }
 
@@ -248,7 +249,7 @@ impl Store {
             })?;
         }
         self.refresh_views()?;
-        self.conn.register_table_function::<ArrowVTab>("arrow")?;
+        self.conn.register_table_function::<ArrowBatchScan>(arrow_scan::FUNCTION)?;
         Ok(())
     }
 
@@ -405,7 +406,7 @@ impl IdKey {
 
 impl Commit<'_> {
     /// Inserts the batch's events that are not stored yet, straight from the Arrow batch
-    /// (DuckDB's `arrow` table function scans it in place, so rows are copied once), stamped
+    /// (DuckDB's Arrow reader scans it in place through `arrow_batch`, see [`arrow_scan`]), stamped
     /// with this commit's `ingested_at`.
     pub fn add_events(&mut self, batch: &EventBatch) -> Result<(), StoreError> {
         self.stats.duplicates += batch.repeats();
@@ -437,9 +438,10 @@ impl Commit<'_> {
         } else {
             filter_record_batch(rows, &BooleanArray::from(keep))?
         };
+        let registration = Registration::new(rows);
         let inserted = self.tx.execute(
             include_str!("insert_new_events.sql"),
-            params![&ArrowBatchRegistration::new(rows), self.stamp.naive_utc()],
+            params![registration.token(), self.stamp.naive_utc()],
         )? as u64;
         self.stats.stored += inserted;
         Ok(())
@@ -465,10 +467,11 @@ impl Commit<'_> {
             Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, false)])),
             vec![Arc::new(ids.clone()) as ArrayRef],
         )?;
+        let registration = Registration::new(only_ids);
         let mut stmt = self.checker.prepare(include_str!("stored_ids.sql"))?;
         let found = stmt
             .query_map(
-                params![&ArrowBatchRegistration::new(only_ids), lo, hi],
+                params![registration.token(), lo, hi],
                 |r| r.get::<_, String>(0),
             )?
             .collect::<Result<HashSet<_>, _>>()?;

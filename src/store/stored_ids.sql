@@ -5,4 +5,4 @@
 SELECT e.id
 FROM events e
 WHERE e.timestamp BETWEEN $2 AND $3
-  AND e.id IN (SELECT b.id FROM arrow($1) b)
+  AND e.id IN (SELECT b.id FROM arrow_batch($1) b)
