@@ -58,16 +58,20 @@ pub fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-/// Writes `events` generated events as tracing-JSON NDJSON to `path`.
-pub fn write_ndjson(path: &Path, events: usize, seed: u64) -> Result<usize, BenchError> {
-    let opts = GenerateOptions {
+/// The generated activity `bench ingest` loads.
+fn generate_options(events: usize, seed: u64) -> GenerateOptions {
+    GenerateOptions {
         users: 200,
         days: 365,
         seed,
         end: NaiveDate::from_ymd_opt(2026, 6, 30).unwrap_or_default(),
         max_events: Some(events),
-    };
-    let scenario = Scenario::build(&opts);
+    }
+}
+
+/// Writes `events` generated events as tracing-JSON NDJSON to `path`.
+pub fn write_ndjson(path: &Path, events: usize, seed: u64) -> Result<usize, BenchError> {
+    let scenario = Scenario::build(&generate_options(events, seed));
     let err = |source| BenchError::Write {
         path: path.to_path_buf(),
         source,
@@ -125,6 +129,68 @@ pub fn measure_duckdb(file: &Path, db: &str) -> Result<Measurement, BenchError> 
     })
 }
 
+/// The single writer's DuckDB work alone, for comparison: the same generated events, already
+/// parsed and built into Arrow batches of the size the parsers hand over (built before the
+/// clock starts), committed through the store's `Commit` in commits of the size `ingest`
+/// uses, then a `CHECKPOINT`. `with_fold` registers the session fold and the other derived
+/// steps (as `ingest` does); without it the store only inserts and commits. This is the floor
+/// under `ingest`'s time while its writer thread is the bottleneck.
+pub fn measure_writer(
+    db: &str,
+    events: usize,
+    seed: u64,
+    with_fold: bool,
+) -> Result<Measurement, BenchError> {
+    let mut store = if with_fold {
+        crate::database::open(db)?
+    } else {
+        Store::open(db, crate::store::Derivations::default())?
+    };
+    let scenario = Scenario::build(&generate_options(events, seed));
+    let source: std::sync::Arc<str> = std::sync::Arc::from("bench");
+    let incoming: Vec<_> = scenario
+        .events()
+        .map(|event| crate::batch::IncomingEvent {
+            event,
+            format: "tracing-json",
+            source: source.clone(),
+        })
+        .collect();
+    let batches = incoming
+        .chunks(ingest::CHUNK_LINES)
+        .map(crate::batch::EventBatch::build)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(StoreError::from)?;
+    drop(incoming);
+    reset_peak_rss();
+    let start = Instant::now();
+    let mut stored = 0;
+    for commit_batches in batches.chunks(
+        IngestOptions::default()
+            .commit_rows
+            .div_ceil(ingest::CHUNK_LINES),
+    ) {
+        let mut commit = store.begin()?;
+        for batch in commit_batches {
+            commit.add_events(batch)?;
+        }
+        stored += commit.finish()?.stored;
+    }
+    store.connection().execute_batch("CHECKPOINT")?;
+    let seconds = start.elapsed().as_secs_f64();
+    Ok(Measurement {
+        name: if with_fold {
+            "writer alone, with fold".into()
+        } else {
+            "writer alone, no fold".into()
+        },
+        events: stored,
+        seconds,
+        events_per_second: stored as f64 / seconds,
+        peak_rss_mib: peak_rss_mib(),
+    })
+}
+
 /// Runs the whole ingest benchmark in `dir` and prints a report.
 pub fn run_ingest(
     dir: &Path,
@@ -150,7 +216,18 @@ pub fn run_ingest(
     }
     let reference = measure_duckdb(&file, &dir.join("reference.duckdb").display().to_string())?;
     let ours = measure_ours(&file, &dir.join("ours.duckdb").display().to_string())?;
-    for m in [&ours, &reference] {
+    let mut floors = Vec::new();
+    for (with_fold, name) in [
+        (false, "writer-nofold.duckdb"),
+        (true, "writer-fold.duckdb"),
+    ] {
+        for path in [dir.join(name), dir.join(format!("{name}.wal"))] {
+            let _ = std::fs::remove_file(path);
+        }
+        let db = dir.join(name).display().to_string();
+        floors.push(measure_writer(&db, events, seed, with_fold)?);
+    }
+    for m in [&ours, &reference].into_iter().chain(&floors) {
         let _ = writeln!(
             out,
             "{:<22} {:>9} events  {:>7.2}s  {:>11.0} events/s  peak RSS {:>7.1} MiB",

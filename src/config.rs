@@ -243,15 +243,21 @@ pub struct PipelineSection {
     pub queue_capacity: usize,
     /// Rows (events and rejects) that may queue before senders are pushed back.
     pub queue_rows: usize,
+    /// How much write-ahead log `serve` lets build up before DuckDB checkpoints it into the
+    /// database file (DuckDB's `checkpoint_threshold`, e.g. "256MB"). Commits smaller than a
+    /// row group go through the WAL; each checkpoint recompresses the table's unfinished last
+    /// row group, so a small threshold compresses the same rows again and again.
+    pub checkpoint_threshold: String,
 }
 
 impl Default for PipelineSection {
     fn default() -> Self {
         PipelineSection {
-            batch_size: 10_000,
+            batch_size: 50_000,
             flush_interval_ms: 0,
             queue_capacity: 256,
             queue_rows: 500_000,
+            checkpoint_threshold: "256MB".into(),
         }
     }
 }

@@ -33,7 +33,7 @@ use crate::store::{RejectRecord, Store};
 const QUOTED_REJECTS: usize = 5;
 
 /// Lines per chunk handed to a parser thread.
-const CHUNK_LINES: usize = 16_384;
+pub const CHUNK_LINES: usize = 16_384;
 
 /// DuckDB's row group: a commit of whole ones is written to the file directly, not the WAL.
 pub const ROW_GROUP: usize = 122_880;

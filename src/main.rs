@@ -297,6 +297,14 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // `serve` sets up its own logging; the other commands log to stderr only when asked
+    // (`RUST_LOG=mirrord_usage=debug` shows, e.g., each commit's per-step timings).
+    if !matches!(cli.command, Command::Serve(_)) && std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     match cli.command {
         Command::Serve(args) => run_serve(cli.db, args),
         Command::Ingest(args) => run_ingest(&cli.db, args),

@@ -168,6 +168,7 @@ fn lockdown(store: &Store, config: &Config) -> Lockdown {
         allowed_directories: vec![crate::ops::backup::scratch_dir(store.path())],
         memory_limit: config.sql.memory_limit.clone(),
         threads: config.sql.threads,
+        checkpoint_threshold: config.pipeline.checkpoint_threshold.clone(),
     }
 }
 

@@ -20,12 +20,20 @@ pub fn fold(
     conn: &Connection,
     stamp: chrono::DateTime<chrono::Utc>,
 ) -> Result<usize, duckdb::Error> {
+    let started = std::time::Instant::now();
     let touched = conn.execute(
         FOLD_SQL.get("aggregate"),
         duckdb::params![stamp.naive_utc()],
     )?;
+    tracing::debug!(
+        step = "aggregate",
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "fold"
+    );
     for step in FOLD_STEPS {
+        let started = std::time::Instant::now();
         conn.execute_batch(FOLD_SQL.get(step))?;
+        tracing::debug!(step, ms = started.elapsed().as_secs_f64() * 1e3, "fold");
     }
     Ok(touched)
 }

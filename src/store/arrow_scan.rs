@@ -214,7 +214,10 @@ impl VTab for ArrowBatchScan {
         let rows = bound.batch.num_rows();
         // SAFETY: a constant of the linked library.
         let vector_size = unsafe { ffi::duckdb_vector_size() } as usize;
-        let offset = func.get_init_data().offset.fetch_add(vector_size, Ordering::Relaxed);
+        let offset = func
+            .get_init_data()
+            .offset
+            .fetch_add(vector_size, Ordering::Relaxed);
         if offset >= rows {
             output.set_len(0);
             return Ok(());
@@ -296,7 +299,8 @@ mod tests {
         // A slice with a non-zero offset, as a filtered or sliced batch would be.
         let batch = batch.slice(7, n as usize - 7);
         let conn = Connection::open_in_memory().unwrap();
-        conn.register_table_function::<ArrowBatchScan>(FUNCTION).unwrap();
+        conn.register_table_function::<ArrowBatchScan>(FUNCTION)
+            .unwrap();
         let reg = Registration::new(batch);
         let mut stmt = conn
             .prepare("SELECT name, port, flag FROM arrow_batch(?)")
@@ -317,9 +321,12 @@ mod tests {
     #[test]
     fn an_unknown_token_is_an_error_not_a_crash() {
         let conn = Connection::open_in_memory().unwrap();
-        conn.register_table_function::<ArrowBatchScan>(FUNCTION).unwrap();
+        conn.register_table_function::<ArrowBatchScan>(FUNCTION)
+            .unwrap();
         let err = conn
-            .query_row("SELECT count(*) FROM arrow_batch(42)", [], |r| r.get::<_, i64>(0))
+            .query_row("SELECT count(*) FROM arrow_batch(42)", [], |r| {
+                r.get::<_, i64>(0)
+            })
             .unwrap_err();
         assert!(err.to_string().contains("no batch is registered"), "{err}");
     }

@@ -26,6 +26,9 @@ pub struct Lockdown {
     pub memory_limit: String,
     /// DuckDB `threads`.
     pub threads: u32,
+    /// DuckDB `checkpoint_threshold`: how much WAL builds up before DuckDB checkpoints it
+    /// into the file, e.g. `"256MB"` (set here because nothing can change it afterwards).
+    pub checkpoint_threshold: String,
 }
 
 /// Applies `lockdown` to the DuckDB instance behind `conn` (every connection of it).
@@ -43,7 +46,11 @@ pub fn apply(conn: &Connection, lockdown: &Lockdown) -> Result<(), StoreError> {
     let sql = LOCKDOWN_SQL
         .replace("{allowed_directories}", &format!("[{}]", dirs.join(", ")))
         .replace("{memory_limit}", &string_literal(&lockdown.memory_limit))
-        .replace("{threads}", &lockdown.threads.max(1).to_string());
+        .replace("{threads}", &lockdown.threads.max(1).to_string())
+        .replace(
+            "{checkpoint_threshold}",
+            &string_literal(&lockdown.checkpoint_threshold),
+        );
     conn.execute_batch(&sql)
         .map_err(|e| StoreError::Lockdown(e.to_string()))
 }
@@ -65,6 +72,7 @@ mod tests {
             allowed_directories: vec![dir.join("db")],
             memory_limit: "1GB".into(),
             threads: 1,
+            checkpoint_threshold: "16MB".into(),
         };
         store.lock_down(&lockdown).unwrap();
         store

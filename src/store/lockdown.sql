@@ -11,4 +11,5 @@ SET autoload_known_extensions = false;
 SET autoinstall_known_extensions = false;
 SET memory_limit = {memory_limit};
 SET threads = {threads};
+SET checkpoint_threshold = {checkpoint_threshold};
 SET lock_configuration = true;

@@ -76,7 +76,7 @@ impl Derivations {
         self
     }
 
-    /// Adds a step run inside every commit that stored new events.
+    /// Adds a step run inside every commit that stored new events, after its last batch.
     pub fn after_insert(mut self, name: &'static str, step: AfterInsertFn) -> Self {
         self.after_insert.push((name, step));
         self
@@ -249,7 +249,8 @@ impl Store {
             })?;
         }
         self.refresh_views()?;
-        self.conn.register_table_function::<ArrowBatchScan>(arrow_scan::FUNCTION)?;
+        self.conn
+            .register_table_function::<ArrowBatchScan>(arrow_scan::FUNCTION)?;
         Ok(())
     }
 
@@ -420,7 +421,10 @@ impl Commit<'_> {
             .ok_or_else(|| {
                 StoreError::Arrow(ArrowError::SchemaError("id is not a string column".into()))
             })?;
+        let started = std::time::Instant::now();
         let stored = self.stored_ids(batch, ids)?;
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        tracing::debug!(found = stored.len(), ms, "stored ids");
         let keep: Vec<bool> = ids
             .iter()
             .map(|id| {
@@ -438,11 +442,14 @@ impl Commit<'_> {
         } else {
             filter_record_batch(rows, &BooleanArray::from(keep))?
         };
+        let started = std::time::Instant::now();
         let registration = Registration::new(rows);
         let inserted = self.tx.execute(
             include_str!("insert_new_events.sql"),
             params![registration.token(), self.stamp.naive_utc()],
         )? as u64;
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        tracing::debug!(inserted, ms, "insert");
         self.stats.stored += inserted;
         Ok(())
     }
@@ -470,10 +477,9 @@ impl Commit<'_> {
         let registration = Registration::new(only_ids);
         let mut stmt = self.checker.prepare(include_str!("stored_ids.sql"))?;
         let found = stmt
-            .query_map(
-                params![registration.token(), lo, hi],
-                |r| r.get::<_, String>(0),
-            )?
+            .query_map(params![registration.token(), lo, hi], |r| {
+                r.get::<_, String>(0)
+            })?
             .collect::<Result<HashSet<_>, _>>()?;
         Ok(found)
     }
@@ -516,12 +522,17 @@ impl Commit<'_> {
     pub fn finish(self) -> Result<AppendStats, StoreError> {
         if self.stats.stored > 0 {
             for &(step, after_insert) in &self.derivations.after_insert {
+                let started = std::time::Instant::now();
                 let changed = after_insert(&self.tx, self.stamp)
                     .map_err(|source| StoreError::Derived { step, source })?;
-                tracing::debug!(step, changed, "derived step");
+                let ms = started.elapsed().as_secs_f64() * 1e3;
+                tracing::debug!(step, changed, ms, "derived step");
             }
         }
+        let started = std::time::Instant::now();
         self.tx.commit()?;
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        tracing::debug!(stored = self.stats.stored, ms, "commit");
         Ok(self.stats)
     }
 }
