@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use mirrord_usage::batch::IncomingEvent;
+use mirrord_usage::batch::{EventBatch, IncomingEvent};
 use mirrord_usage::event::{EventKind, OperatorEvent};
 use mirrord_usage::store::Store;
 
@@ -219,21 +219,35 @@ fn the_incremental_fold_equals_a_from_scratch_aggregation_for_any_order_batching
             .map(|e| e.event.session_id.clone())
             .collect::<std::collections::HashSet<_>>()
             .len() as i64;
-        for batch in [1usize, 7, 64, events.len()] {
+        // (events per batch, batches per commit): one batch per commit as the receivers
+        // mostly send, and commits of several batches as `ingest` and group commit make.
+        for (batch, per_commit) in [(1usize, 1usize), (7, 1), (7, 5), (64, 1), (64, 3)]
+            .into_iter()
+            .chain([(events.len(), 1)])
+        {
             // Random order, and a tenth of the events sent again later.
             let mut sent = events.clone();
             sent.shuffle(&mut rng);
             let replays: Vec<IncomingEvent> = sent.iter().step_by(10).cloned().collect();
             sent.extend(replays);
             let mut store = mirrord_usage::database::open(":memory:").unwrap();
-            for chunk in sent.chunks(batch) {
-                store.append(chunk, &[], &[]).unwrap();
+            for commit_events in sent.chunks(batch * per_commit) {
+                let mut commit = store.begin().unwrap();
+                for chunk in commit_events.chunks(batch) {
+                    commit
+                        .add_events(&EventBatch::build(chunk).unwrap())
+                        .unwrap();
+                }
+                commit.finish().unwrap();
             }
             let (count, differences) = fold_differences(&store);
-            assert_eq!(count, sessions, "seed {seed}, batch {batch}: sessions");
+            assert_eq!(
+                count, sessions,
+                "seed {seed}, batch {batch} x {per_commit}: sessions"
+            );
             assert!(
                 differences.is_empty(),
-                "seed {seed}, batch {batch}: the folded state differs from scratch:\n{}",
+                "seed {seed}, batch {batch} x {per_commit}: the folded state differs from scratch:\n{}",
                 differences.join("\n")
             );
         }
