@@ -100,7 +100,8 @@ impl Submission {
 struct Queued {
     ready: Ready,
     ack: oneshot::Sender<Ack>,
-    /// The submission's share of `queue_rows`, given back when it is committed.
+    /// The submission's share of `queue_rows`, given back once it is inserted into the open
+    /// commit (see [`Tally::add`]).
     _rows: OwnedSemaphorePermit,
 }
 
