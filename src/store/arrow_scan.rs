@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::ffi::CStr;
 use std::ptr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 
 use duckdb::arrow::array::{Array, StructArray};
 use duckdb::arrow::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
@@ -31,16 +31,17 @@ use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab, to_duckdb_logica
 /// The SQL name of the table function.
 pub const FUNCTION: &str = "arrow_batch";
 
-static BATCHES: LazyLock<Mutex<HashMap<u64, RecordBatch>>> =
+static BATCHES: LazyLock<Mutex<HashMap<u64, Arc<[RecordBatch]>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1 << 62);
 
-fn batches() -> MutexGuard<'static, HashMap<u64, RecordBatch>> {
+fn batches() -> MutexGuard<'static, HashMap<u64, Arc<[RecordBatch]>>> {
     BATCHES.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A batch registered for `arrow_batch(token)` until this value is dropped. A scan that was
-/// bound while it was registered keeps its own reference to the batch.
+/// Batches (of one schema) registered for `arrow_batch(token)`, which reads them one after
+/// the other, until this value is dropped. A scan that was bound while they were registered
+/// keeps its own reference to them.
 #[derive(Debug)]
 #[must_use = "dropping the registration releases the batch"]
 pub struct Registration {
@@ -50,8 +51,14 @@ pub struct Registration {
 impl Registration {
     /// Registers `batch`.
     pub fn new(batch: RecordBatch) -> Registration {
+        Registration::many(vec![batch])
+    }
+
+    /// Registers `batches`, read in order as one relation; they must share a schema (the
+    /// first one's), and there must be at least one.
+    pub fn many(batches: Vec<RecordBatch>) -> Registration {
         let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
-        batches().insert(token, batch);
+        self::batches().insert(token, batches.into());
         Registration { token }
     }
 
@@ -152,16 +159,17 @@ impl Drop for ConvertedSchema {
     }
 }
 
-/// What a bound scan holds: the batch (so it outlives its registration) and its schema as
-/// DuckDB reads it.
+/// What a bound scan holds: the batches (so they outlive their registration), the slices
+/// it emits in order (batch, offset, rows), and their schema as DuckDB reads it.
 pub struct ScanBind {
-    batch: RecordBatch,
+    batches: Arc<[RecordBatch]>,
+    slices: Vec<(usize, usize, usize)>,
     schema: ConvertedSchema,
 }
 
-/// How far the scan has got.
+/// How far the scan has got: the next slice.
 pub struct ScanInit {
-    offset: AtomicUsize,
+    next: AtomicUsize,
 }
 
 /// The `arrow_batch` table function.
@@ -173,11 +181,32 @@ impl VTab for ArrowBatchScan {
 
     fn bind(bind: &BindInfo) -> Result<ScanBind, Box<dyn std::error::Error>> {
         let token = bind.get_parameter(0).to_uint64();
-        let batch = batches()
+        let registered = batches()
             .get(&token)
             .cloned()
             .ok_or_else(|| format!("{FUNCTION}: no batch is registered as {token}"))?;
-        let schema = batch.schema();
+        let first = registered
+            .first()
+            .ok_or_else(|| format!("{FUNCTION}: registration {token} holds no batch"))?;
+        let schema = first.schema();
+        if let Some(other) = registered.iter().find(|b| b.schema() != schema) {
+            return Err(format!(
+                "{FUNCTION}: registration {token} mixes schemas: {schema:?} and {:?}",
+                other.schema()
+            )
+            .into());
+        }
+        // SAFETY: a constant of the linked library.
+        let vector_size = unsafe { ffi::duckdb_vector_size() } as usize;
+        let slices = registered
+            .iter()
+            .enumerate()
+            .flat_map(|(i, b)| {
+                (0..b.num_rows())
+                    .step_by(vector_size)
+                    .map(move |offset| (i, offset, vector_size.min(b.num_rows() - offset)))
+            })
+            .collect();
         for field in schema.fields() {
             bind.add_result_column(field.name(), to_duckdb_logical_type_for_field(field)?);
         }
@@ -195,14 +224,15 @@ impl VTab for ArrowBatchScan {
             }
         }
         Ok(ScanBind {
-            batch,
+            batches: registered,
+            slices,
             schema: ConvertedSchema(converted),
         })
     }
 
     fn init(_: &InitInfo) -> Result<ScanInit, Box<dyn std::error::Error>> {
         Ok(ScanInit {
-            offset: AtomicUsize::new(0),
+            next: AtomicUsize::new(0),
         })
     }
 
@@ -211,19 +241,12 @@ impl VTab for ArrowBatchScan {
         output: &mut DataChunkHandle,
     ) -> Result<(), Box<dyn std::error::Error>> {
         let bound = func.get_bind_data();
-        let rows = bound.batch.num_rows();
-        // SAFETY: a constant of the linked library.
-        let vector_size = unsafe { ffi::duckdb_vector_size() } as usize;
-        let offset = func
-            .get_init_data()
-            .offset
-            .fetch_add(vector_size, Ordering::Relaxed);
-        if offset >= rows {
+        let next = func.get_init_data().next.fetch_add(1, Ordering::Relaxed);
+        let Some(&(batch, offset, len)) = bound.slices.get(next) else {
             output.set_len(0);
             return Ok(());
-        }
-        let len = vector_size.min(rows - offset);
-        let slice = StructArray::from(bound.batch.slice(offset, len));
+        };
+        let slice = StructArray::from(bound.batches[batch].slice(offset, len));
         let mut array = FFI_ArrowArray::new(&slice.to_data());
         let mut chunk: ffi::duckdb_data_chunk = ptr::null_mut();
         {
@@ -266,7 +289,6 @@ mod tests {
     use duckdb::Connection;
     use duckdb::arrow::array::{ArrayRef, BooleanArray, Int32Array, StringArray};
     use duckdb::arrow::datatypes::{DataType, Field, Schema};
-    use std::sync::Arc;
 
     /// Rows with nulls, long (not inlined) and short strings, across several vector-sized
     /// slices: what the scan returns equals the values put in, row by row.
@@ -316,6 +338,31 @@ mod tests {
             .collect();
         assert_eq!(got.len(), want.len());
         assert_eq!(got, want);
+    }
+
+    /// Several batches, one of them empty, read as one relation in order.
+    #[test]
+    fn several_batches_read_as_one_in_order() {
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int32, false)]));
+        let batch = |from: i32, to: i32| {
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![Arc::new(Int32Array::from((from..to).collect::<Vec<_>>())) as ArrayRef],
+            )
+            .unwrap()
+        };
+        let conn = Connection::open_in_memory().unwrap();
+        conn.register_table_function::<ArrowBatchScan>(FUNCTION)
+            .unwrap();
+        let reg = Registration::many(vec![batch(0, 3000), batch(3000, 3000), batch(3000, 3005)]);
+        let got: Vec<i32> = conn
+            .prepare("SELECT n FROM arrow_batch(?)")
+            .unwrap()
+            .query_map([reg.token()], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(got, (0..3005).collect::<Vec<_>>());
     }
 
     #[test]

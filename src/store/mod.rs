@@ -407,43 +407,62 @@ impl IdKey {
 
 impl Commit<'_> {
     /// Inserts the batch's events that are not stored yet, straight from the Arrow batch
-    /// (DuckDB's Arrow reader scans it in place through `arrow_batch`, see [`arrow_scan`]), stamped
-    /// with this commit's `ingested_at`.
+    /// (DuckDB's Arrow reader scans it in place through `arrow_batch`, see [`arrow_scan`]),
+    /// stamped with this commit's `ingested_at`.
     pub fn add_events(&mut self, batch: &EventBatch) -> Result<(), StoreError> {
-        self.stats.duplicates += batch.repeats();
-        let Some(rows) = batch.rows() else {
+        self.add_event_batches(&[batch])
+    }
+
+    /// [`Commit::add_events`] for several batches at once: one duplicate check and one
+    /// `INSERT` for all of them.
+    pub fn add_event_batches(&mut self, batches: &[&EventBatch]) -> Result<(), StoreError> {
+        let mut lists = Vec::with_capacity(batches.len());
+        let mut range: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
+        for batch in batches {
+            self.stats.duplicates += batch.repeats();
+            let Some(rows) = batch.rows() else {
+                continue;
+            };
+            let ids = rows
+                .column(0)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .ok_or_else(|| {
+                    StoreError::Arrow(ArrowError::SchemaError("id is not a string column".into()))
+                })?;
+            let (lo, hi) = batch.time_range();
+            range = Some(range.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+            lists.push((rows, ids));
+        }
+        let Some(range) = range else {
             return Ok(());
         };
-        let ids = rows
-            .column(0)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or_else(|| {
-                StoreError::Arrow(ArrowError::SchemaError("id is not a string column".into()))
-            })?;
         let started = std::time::Instant::now();
-        let stored = self.stored_ids(batch, ids)?;
+        let stored = self.stored_ids(range, lists.iter().map(|(_, ids)| *ids))?;
         let ms = started.elapsed().as_secs_f64() * 1e3;
         tracing::debug!(found = stored.len(), ms, "stored ids");
-        let keep: Vec<bool> = ids
-            .iter()
-            .map(|id| {
-                let id = id.unwrap_or_default();
-                !stored.contains(id) && self.ids.insert(IdKey::of(id))
-            })
-            .collect();
-        let fresh = keep.iter().filter(|&&k| k).count();
-        self.stats.duplicates += (keep.len() - fresh) as u64;
-        if fresh == 0 {
+        let mut fresh_rows = Vec::with_capacity(lists.len());
+        for (rows, ids) in lists {
+            let keep: Vec<bool> = ids
+                .iter()
+                .map(|id| {
+                    let id = id.unwrap_or_default();
+                    !stored.contains(id) && self.ids.insert(IdKey::of(id))
+                })
+                .collect();
+            let fresh = keep.iter().filter(|&&k| k).count();
+            self.stats.duplicates += (keep.len() - fresh) as u64;
+            if fresh == keep.len() {
+                fresh_rows.push(rows.clone());
+            } else if fresh > 0 {
+                fresh_rows.push(filter_record_batch(rows, &BooleanArray::from(keep))?);
+            }
+        }
+        if fresh_rows.is_empty() {
             return Ok(());
         }
-        let rows = if fresh == keep.len() {
-            rows.clone()
-        } else {
-            filter_record_batch(rows, &BooleanArray::from(keep))?
-        };
         let started = std::time::Instant::now();
-        let registration = Registration::new(rows);
+        let registration = Registration::many(fresh_rows);
         let inserted = self.tx.execute(
             include_str!("insert_new_events.sql"),
             params![registration.token(), self.stamp.naive_utc()],
@@ -454,13 +473,13 @@ impl Commit<'_> {
         Ok(())
     }
 
-    /// The batch's ids that are already committed.
-    fn stored_ids(
+    /// Which of the ids are already committed. `range`: the smallest and largest timestamp
+    /// of their events.
+    fn stored_ids<'b>(
         &self,
-        batch: &EventBatch,
-        ids: &StringArray,
+        (lo, hi): (DateTime<Utc>, DateTime<Utc>),
+        ids: impl Iterator<Item = &'b StringArray>,
     ) -> Result<HashSet<String>, StoreError> {
-        let (lo, hi) = batch.time_range();
         let (lo, hi) = (lo.naive_utc(), hi.naive_utc());
         let in_range: i64 = self.checker.query_row(
             "SELECT count(*) FROM events WHERE timestamp BETWEEN ? AND ?",
@@ -470,11 +489,13 @@ impl Commit<'_> {
         if in_range == 0 {
             return Ok(HashSet::new());
         }
-        let only_ids = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, false)])),
-            vec![Arc::new(ids.clone()) as ArrayRef],
-        )?;
-        let registration = Registration::new(only_ids);
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, false)]));
+        let only_ids = ids
+            .map(|ids| {
+                RecordBatch::try_new(schema.clone(), vec![Arc::new(ids.clone()) as ArrayRef])
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let registration = Registration::many(only_ids);
         let mut stmt = self.checker.prepare(include_str!("stored_ids.sql"))?;
         let found = stmt
             .query_map(params![registration.token(), lo, hi], |r| {
