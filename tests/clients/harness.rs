@@ -75,8 +75,18 @@ impl Server {
                 .expect("an HTTP client"),
             starts: 0,
         };
-        server.launch();
-        server
+        // A port picked free can be taken by another test before serve binds it (tests run
+        // in parallel); on a first start nobody knows the ports yet, so take fresh ones.
+        for _ in 0..5 {
+            match server.try_launch() {
+                Ok(()) => return server,
+                Err(log) if log.contains("Address already in use") => {
+                    server.ports = Ports::fresh();
+                }
+                Err(log) => panic!("{log}"),
+            }
+        }
+        panic!("serve found no free ports in 5 tries:\n{}", server.log());
     }
 
     pub fn db(&self) -> PathBuf {
@@ -84,6 +94,13 @@ impl Server {
     }
 
     fn launch(&mut self) {
+        if let Err(log) = self.try_launch() {
+            panic!("{log}");
+        }
+    }
+
+    /// Starts serve and waits until it answers; `Err` with what it printed if it exits first.
+    fn try_launch(&mut self) -> Result<(), String> {
         self.starts += 1;
         let p = self.ports;
         let config = format!(
@@ -117,10 +134,10 @@ impl Server {
             .spawn()
             .expect("start mirrord-usage serve");
         self.child = Some(child);
-        self.wait_ready();
+        self.wait_ready()
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Some(status) = self
@@ -128,11 +145,14 @@ impl Server {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                panic!("serve exited early ({status}):\n{}", self.log());
+                let log =
+                    std::fs::read_to_string(self.dir.join(format!("serve-{}.log", self.starts)))
+                        .unwrap_or_default();
+                return Err(format!("serve exited early ({status}):\n{log}"));
             }
             let up = self.http.get(format!("{}/healthz", self.url())).send();
             if up.is_ok_and(|r| r.status().is_success()) {
-                return;
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
