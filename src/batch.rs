@@ -29,6 +29,22 @@ pub struct IncomingEvent {
     pub source: Arc<str>,
 }
 
+impl IncomingEvent {
+    /// `events`, each tagged with the same reader `format` and `source` (generated data).
+    pub fn tagged(
+        events: impl IntoIterator<Item = OperatorEvent>,
+        format: FormatName,
+        source: &str,
+    ) -> impl Iterator<Item = IncomingEvent> {
+        let source: Arc<str> = Arc::from(source);
+        events.into_iter().map(move |event| IncomingEvent {
+            event,
+            format,
+            source: source.clone(),
+        })
+    }
+}
+
 /// The columns between `kind` and `operator_version`, in table order.
 const MIDDLE_COLUMNS: [&str; 21] = [
     "message",

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 
+use crate::batch::IncomingEvent;
 use crate::generate::{GenerateOptions, OutputFormat, Renderer, Scenario};
 use crate::ingest::{self, IngestOptions};
 use crate::parse::InputFormat;
@@ -147,15 +148,8 @@ pub fn measure_writer(
         Store::open(db, crate::store::Derivations::default())?
     };
     let scenario = Scenario::build(&generate_options(events, seed));
-    let source: std::sync::Arc<str> = std::sync::Arc::from("bench");
-    let incoming: Vec<_> = scenario
-        .events()
-        .map(|event| crate::batch::IncomingEvent {
-            event,
-            format: "tracing-json",
-            source: source.clone(),
-        })
-        .collect();
+    let incoming: Vec<_> =
+        IncomingEvent::tagged(scenario.events(), "tracing-json", "bench").collect();
     let batches = incoming
         .chunks(ingest::CHUNK_LINES)
         .map(crate::batch::EventBatch::build)
@@ -274,14 +268,9 @@ pub fn load_generated(db: &str, events: usize, seed: u64) -> Result<Store, Bench
         max_events: Some(events),
     };
     let scenario = Scenario::build(&opts);
-    let source: std::sync::Arc<str> = std::sync::Arc::from("bench");
     let mut chunk = Vec::with_capacity(200_000);
-    for event in scenario.events() {
-        chunk.push(crate::batch::IncomingEvent {
-            event,
-            format: "generated",
-            source: source.clone(),
-        });
+    for event in IncomingEvent::tagged(scenario.events(), "generated", "bench") {
+        chunk.push(event);
         if chunk.len() == 200_000 {
             store.append(&chunk, &[], &[])?;
             chunk.clear();

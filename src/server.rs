@@ -188,15 +188,8 @@ fn fill_demo(store: &mut Store) -> Result<u64, ServeError> {
         .into_iter()
         .filter(|e| e.timestamp <= now)
         .collect();
-    let source: Arc<str> = Arc::from("demo");
-    let incoming: Vec<_> = events
-        .into_iter()
-        .map(|event| crate::batch::IncomingEvent {
-            event,
-            format: "generated",
-            source: source.clone(),
-        })
-        .collect();
+    let incoming: Vec<_> =
+        crate::batch::IncomingEvent::tagged(events, "generated", "demo").collect();
     let mut stored = 0;
     for chunk in incoming.chunks(50_000) {
         stored += store.append(chunk, &[], &[])?.stored;

@@ -112,11 +112,20 @@ impl Drop for Converter {
     }
 }
 
-fn converter() -> Result<MutexGuard<'static, Converter>, String> {
-    match &*CONVERTER {
-        Ok(m) => Ok(m.lock().unwrap_or_else(PoisonError::into_inner)),
-        Err(e) => Err(e.clone()),
-    }
+/// Runs one Arrow conversion call with the converter's connection, under its lock.
+///
+/// # Safety
+/// `call` must be a DuckDB C API call whose other arguments are valid; it returns null or a
+/// `duckdb_error_data` this function takes over.
+unsafe fn convert(
+    call: impl FnOnce(ffi::duckdb_connection) -> ffi::duckdb_error_data,
+) -> Result<(), String> {
+    let converter = match &*CONVERTER {
+        Ok(m) => m.lock().unwrap_or_else(PoisonError::into_inner),
+        Err(e) => return Err(e.clone()),
+    };
+    // SAFETY: the caller's contract.
+    unsafe { check(call(converter.conn)) }
 }
 
 /// Takes a `duckdb_error_data` result: `Ok` when it holds no error.
@@ -212,16 +221,15 @@ impl VTab for ArrowBatchScan {
         }
         let mut ffi_schema = FFI_ArrowSchema::try_from(schema.as_ref())?;
         let mut converted: ffi::duckdb_arrow_converted_schema = ptr::null_mut();
-        {
-            let conv = converter()?;
-            // SAFETY: a valid exported schema, read (not taken) by DuckDB; an out-pointer.
-            unsafe {
-                check(ffi::duckdb_schema_from_arrow(
-                    conv.conn,
+        // SAFETY: a valid exported schema, read (not taken) by DuckDB; an out-pointer.
+        unsafe {
+            convert(|conn| {
+                ffi::duckdb_schema_from_arrow(
+                    conn,
                     (&mut ffi_schema as *mut FFI_ArrowSchema).cast(),
                     &mut converted,
-                ))?;
-            }
+                )
+            })?;
         }
         Ok(ScanBind {
             batches: registered,
@@ -249,18 +257,17 @@ impl VTab for ArrowBatchScan {
         let slice = StructArray::from(bound.batches[batch].slice(offset, len));
         let mut array = FFI_ArrowArray::new(&slice.to_data());
         let mut chunk: ffi::duckdb_data_chunk = ptr::null_mut();
-        {
-            let conv = converter()?;
-            // SAFETY: a valid exported struct array of the bound schema; DuckDB takes it over
-            // (sets its `release` to null) and releases it when no vector references it.
-            unsafe {
-                check(ffi::duckdb_data_chunk_from_arrow(
-                    conv.conn,
+        // SAFETY: a valid exported struct array of the bound schema; DuckDB takes it over
+        // (sets its `release` to null) and releases it when no vector references it.
+        unsafe {
+            convert(|conn| {
+                ffi::duckdb_data_chunk_from_arrow(
+                    conn,
                     (&mut array as *mut FFI_ArrowArray).cast(),
                     bound.schema.0,
                     &mut chunk,
-                ))?;
-            }
+                )
+            })?;
         }
         // SAFETY: both chunks have the batch's columns in order with the same types; the
         // output's vectors share the converted vectors' buffers, then our chunk is freed.

@@ -76,7 +76,7 @@ impl Derivations {
         self
     }
 
-    /// Adds a step run inside every commit that stored new events, after its last batch.
+    /// Adds a step run inside every commit that stored new events.
     pub fn after_insert(mut self, name: &'static str, step: AfterInsertFn) -> Self {
         self.after_insert.push((name, step));
         self
