@@ -78,6 +78,30 @@ mod tests {
         store
     }
 
+    /// `checkpoint_threshold` reaches the instance: 256MB is 256,000,000 bytes, which DuckDB
+    /// reports as 244.1 MiB (its default is 16.0 MiB).
+    #[test]
+    fn the_checkpoint_threshold_is_set_on_the_instance() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("mu.duckdb");
+        let store = Store::open(db.to_str().unwrap(), Default::default()).unwrap();
+        let lockdown = Lockdown {
+            allowed_directories: vec![dir.path().to_path_buf()],
+            memory_limit: "1GB".into(),
+            threads: 1,
+            checkpoint_threshold: "256MB".into(),
+        };
+        store.lock_down(&lockdown).unwrap();
+        let setting: String = store
+            .reader()
+            .unwrap()
+            .query_row("SELECT current_setting('checkpoint_threshold')", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(setting, "244.1 MiB");
+    }
+
     /// Even with the SQL endpoint's guard out of the way, a reader connection can neither
     /// read a file outside the allowed directories, nor write one, nor undo the lockdown.
     #[test]
