@@ -8,7 +8,6 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,13 +19,9 @@ pub const KEY: &str = "receivers-test-key";
 /// The admin key the harness gives `serve` (SQL and HTTP ingest need it).
 pub const ADMIN_KEY: &str = "receivers-test-admin-key";
 
-/// A port nothing listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
+#[path = "../common/ports.rs"]
+mod ports;
+pub use ports::free_port;
 
 /// The ports one server instance listens on.
 #[derive(Debug, Clone, Copy)]
@@ -75,28 +70,27 @@ impl Server {
                 .expect("an HTTP client"),
             starts: 0,
         };
-        // A port picked free can be taken by another test before serve binds it (tests run
-        // in parallel); on a first start nobody knows the ports yet, so take fresh ones.
+        server.launch_on_fresh_ports();
+        server
+    }
+
+    /// Starts serve on fresh ports. A port picked free can be taken by another test before
+    /// serve binds it (tests run in parallel); nobody knows a start's ports before it is up, so
+    /// on "Address already in use" take fresh ones and try again.
+    fn launch_on_fresh_ports(&mut self) {
         for _ in 0..5 {
-            match server.try_launch() {
-                Ok(()) => return server,
-                Err(log) if log.contains("Address already in use") => {
-                    server.ports = Ports::fresh();
-                }
+            self.ports = Ports::fresh();
+            match self.try_launch() {
+                Ok(()) => return,
+                Err(log) if log.contains("Address already in use") => {}
                 Err(log) => panic!("{log}"),
             }
         }
-        panic!("serve found no free ports in 5 tries:\n{}", server.log());
+        panic!("serve found no free ports in 5 tries:\n{}", self.log());
     }
 
     pub fn db(&self) -> PathBuf {
         self.dir.join("x.duckdb")
-    }
-
-    fn launch(&mut self) {
-        if let Err(log) = self.try_launch() {
-            panic!("{log}");
-        }
     }
 
     /// Starts serve and waits until it answers; `Err` with what it printed if it exits first.
@@ -247,8 +241,7 @@ impl Server {
     /// Starts again on the same database and config (new ports).
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop the server first");
-        self.ports = Ports::fresh();
-        self.launch();
+        self.launch_on_fresh_ports();
     }
 
     /// Peak resident memory of the server so far, in KiB (`VmHWM`).

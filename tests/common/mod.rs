@@ -6,7 +6,6 @@
 pub mod operator;
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -20,14 +19,8 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_mirrord-usage")
 }
 
-/// A free TCP port on 127.0.0.1.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod ports;
+pub use ports::free_port;
 
 /// Runs the binary with `--db db` and `args`, without the caller's `MIRRORD_USAGE_SERVER` and
 /// `MIRRORD_USAGE_CONFIG`.
