@@ -130,28 +130,69 @@ pub fn measure_duckdb(file: &Path, db: &str) -> Result<Measurement, BenchError> 
     })
 }
 
+/// How the writer is handed events: Arrow batches of `batch_rows` (what one parser chunk or
+/// one receiver request carries), inserted `insert_rows` at a time (the pipeline's grouped
+/// insert), committed every `commit_rows`; `serve_instance` sets up the DuckDB instance as
+/// `serve` does with its default config (its lockdown: memory, threads, checkpoint threshold).
+#[derive(Debug, Clone, Copy)]
+pub struct CommitShape {
+    pub batch_rows: usize,
+    pub insert_rows: usize,
+    pub commit_rows: usize,
+    pub serve_instance: bool,
+}
+
+impl CommitShape {
+    /// `ingest`'s shape: parser chunks, committed in whole row groups.
+    pub fn ingest() -> CommitShape {
+        CommitShape {
+            batch_rows: ingest::CHUNK_LINES,
+            insert_rows: crate::pipeline::INSERT_ROWS,
+            commit_rows: IngestOptions::default().commit_rows,
+            serve_instance: false,
+        }
+    }
+
+    /// `serve`'s shape under saturation: requests of `request_rows`, group commits as big as
+    /// `[pipeline] batch_size` allows by default, on an instance set up as `serve` sets it.
+    pub fn serve(request_rows: usize) -> CommitShape {
+        CommitShape {
+            batch_rows: request_rows.max(1),
+            insert_rows: crate::pipeline::INSERT_ROWS,
+            commit_rows: crate::config::PipelineSection::default().batch_size,
+            serve_instance: true,
+        }
+    }
+}
+
 /// The single writer's DuckDB work alone, for comparison: the same generated events, already
-/// parsed and built into Arrow batches of the size the parsers hand over (built before the
-/// clock starts), committed through the store's `Commit` in commits of the size `ingest`
-/// uses, then a `CHECKPOINT`. `with_fold` registers the session fold and the other derived
-/// steps (as `ingest` does); without it the store only inserts and commits. This is the floor
-/// under `ingest`'s time while its writer thread is the bottleneck.
+/// parsed and built into Arrow batches (built before the clock starts), inserted and committed
+/// through the store's `Commit` in `shape`, then a `CHECKPOINT`. `with_fold` registers the
+/// session fold and the other derived steps (as `ingest` and `serve` do); without it the store
+/// only inserts and commits. This is the floor under `ingest`'s or `serve`'s time while their
+/// writer thread is the bottleneck: no parsing, no queue, no network.
 pub fn measure_writer(
     db: &str,
-    events: usize,
-    seed: u64,
+    generate: &GenerateOptions,
     with_fold: bool,
+    shape: CommitShape,
 ) -> Result<Measurement, BenchError> {
     let mut store = if with_fold {
         crate::database::open(db)?
     } else {
         Store::open(db, crate::store::Derivations::default())?
     };
-    let scenario = Scenario::build(&generate_options(events, seed));
+    if shape.serve_instance {
+        store.lock_down(&crate::server::lockdown(
+            &store,
+            &crate::config::Config::default(),
+        ))?;
+    }
+    let scenario = Scenario::build(generate);
     let incoming: Vec<_> =
         IncomingEvent::tagged(scenario.events(), "tracing-json", "bench").collect();
     let batches = incoming
-        .chunks(ingest::CHUNK_LINES)
+        .chunks(shape.batch_rows.max(1))
         .map(crate::batch::EventBatch::build)
         .collect::<Result<Vec<_>, _>>()
         .map_err(StoreError::from)?;
@@ -159,14 +200,11 @@ pub fn measure_writer(
     reset_peak_rss();
     let start = Instant::now();
     let mut stored = 0;
-    for commit_batches in batches.chunks(
-        IngestOptions::default()
-            .commit_rows
-            .div_ceil(ingest::CHUNK_LINES),
-    ) {
+    let per = |rows: usize| rows.div_ceil(shape.batch_rows.max(1)).max(1);
+    for commit_batches in batches.chunks(per(shape.commit_rows)) {
         let mut commit = store.begin()?;
-        for batch in commit_batches {
-            commit.add_events(batch)?;
+        for insert in commit_batches.chunks(per(shape.insert_rows)) {
+            commit.add_event_batches(&insert.iter().collect::<Vec<_>>())?;
         }
         stored += commit.finish()?.stored;
     }
@@ -183,6 +221,36 @@ pub fn measure_writer(
         events_per_second: stored as f64 / seconds,
         peak_rss_mib: peak_rss_mib(),
     })
+}
+
+/// One line of a measurement table.
+pub fn print_measurement(out: &mut dyn Write, m: &Measurement) {
+    let _ = writeln!(
+        out,
+        "{:<24} {:>9} events  {:>7.2}s  {:>11.0} events/s  peak RSS {:>7.1} MiB",
+        m.name, m.events, m.seconds, m.events_per_second, m.peak_rss_mib
+    );
+}
+
+/// Both writer floors (without and with the fold) on the activity `generate` makes, in fresh
+/// databases under `dir`.
+pub fn writer_floors(
+    dir: &Path,
+    generate: &GenerateOptions,
+    shape: CommitShape,
+) -> Result<Vec<Measurement>, BenchError> {
+    let mut floors = Vec::new();
+    for (with_fold, name) in [
+        (false, "writer-nofold.duckdb"),
+        (true, "writer-fold.duckdb"),
+    ] {
+        for path in [dir.join(name), dir.join(format!("{name}.wal"))] {
+            let _ = std::fs::remove_file(path);
+        }
+        let db = dir.join(name).display().to_string();
+        floors.push(measure_writer(&db, generate, with_fold, shape)?);
+    }
+    Ok(floors)
 }
 
 /// Runs the whole ingest benchmark in `dir` and prints a report.
@@ -210,23 +278,9 @@ pub fn run_ingest(
     }
     let reference = measure_duckdb(&file, &dir.join("reference.duckdb").display().to_string())?;
     let ours = measure_ours(&file, &dir.join("ours.duckdb").display().to_string())?;
-    let mut floors = Vec::new();
-    for (with_fold, name) in [
-        (false, "writer-nofold.duckdb"),
-        (true, "writer-fold.duckdb"),
-    ] {
-        for path in [dir.join(name), dir.join(format!("{name}.wal"))] {
-            let _ = std::fs::remove_file(path);
-        }
-        let db = dir.join(name).display().to_string();
-        floors.push(measure_writer(&db, events, seed, with_fold)?);
-    }
+    let floors = writer_floors(dir, &generate_options(events, seed), CommitShape::ingest())?;
     for m in [&ours, &reference].into_iter().chain(&floors) {
-        let _ = writeln!(
-            out,
-            "{:<22} {:>9} events  {:>7.2}s  {:>11.0} events/s  peak RSS {:>7.1} MiB",
-            m.name, m.events, m.seconds, m.events_per_second, m.peak_rss_mib
-        );
+        print_measurement(out, m);
     }
     let _ = writeln!(
         out,

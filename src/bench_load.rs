@@ -58,6 +58,8 @@ pub enum LoadError {
     },
     #[error("HTTP client error: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("the writer floor: {0}")]
+    Floor(#[from] crate::bench::BenchError),
 }
 
 fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> LoadError {
@@ -201,15 +203,21 @@ fn reset_peak_rss(pid: u32) {
 }
 
 /// `records` generated events (the operator's mix of session events).
-fn generated_events(records: usize) -> Vec<OperatorEvent> {
-    let opts = GenerateOptions {
+/// The generated activity the load is made of.
+fn generate_options(records: usize) -> GenerateOptions {
+    GenerateOptions {
         users: 2000,
         days: 365,
         seed: 11,
         end: NaiveDate::from_ymd_opt(2026, 6, 30).unwrap_or_default(),
         max_events: Some(records),
-    };
-    Scenario::build(&opts).events().collect()
+    }
+}
+
+fn generated_events(records: usize) -> Vec<OperatorEvent> {
+    Scenario::build(&generate_options(records))
+        .events()
+        .collect()
 }
 
 /// A copy of `event` moved `shift` 400-day steps back, so each transport's copy is distinct.
@@ -667,6 +675,23 @@ pub fn run_load(
             stored_count(server.ports.http)?
         );
         results.push(r);
+    }
+    // The floor under the receivers: the writer alone, on the same generated events already
+    // built into request-sized Arrow batches, inserted and committed as `serve` does at
+    // saturation, on an instance set up as `serve` sets it.
+    let floors = crate::bench::writer_floors(
+        dir,
+        &generate_options(opts.records),
+        crate::bench::CommitShape::serve(opts.batch),
+    )?;
+    let _ = writeln!(
+        out,
+        "floor: serve's writer thread alone, the same events prebuilt as {}-record batches, {}-event group commits:",
+        opts.batch,
+        crate::config::PipelineSection::default().batch_size
+    );
+    for m in &floors {
+        crate::bench::print_measurement(out, m);
     }
     Ok(results)
 }

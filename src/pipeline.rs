@@ -328,7 +328,7 @@ fn writer_loop(
 /// Events gathered from queued submissions before they go into the open commit as one insert
 /// (one duplicate check, one `INSERT`): live receivers send many small requests, and the
 /// per-statement cost of inserting each on its own was a fifth of the writer's time.
-const INSERT_ROWS: usize = 16_384;
+pub const INSERT_ROWS: usize = 16_384;
 
 /// What one commit has taken so far.
 #[derive(Default)]

@@ -163,7 +163,7 @@ fn metrics_token(config: &Config) -> Result<Option<Arc<str>>, ServeError> {
 /// What `serve` allows DuckDB: only the database's own directory, where backups are written
 /// (the file, its WAL and the spill directory are allowed by DuckDB itself), and the `[sql]`
 /// memory and thread limits.
-fn lockdown(store: &Store, config: &Config) -> Lockdown {
+pub fn lockdown(store: &Store, config: &Config) -> Lockdown {
     Lockdown {
         allowed_directories: vec![crate::ops::backup::scratch_dir(store.path())],
         memory_limit: config.sql.memory_limit.clone(),
