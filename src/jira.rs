@@ -31,6 +31,7 @@ pub mod outbox;
 pub mod panel;
 pub mod rest;
 
+use crate::named_sql::NamedSql;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use duckdb::{Connection, params};
 use serde::{Deserialize, Serialize};
@@ -47,7 +48,11 @@ pub fn define_key_macro(
     conn.execute_batch(RESOLVE_KEY_SQL)
 }
 
-const SETTINGS_SQL: &str = include_str!("jira/settings.sql");
+pub const SETTINGS_SQL: NamedSql = NamedSql::new(
+    "src/jira/settings.sql",
+    include_str!("jira/settings.sql"),
+    &["set", "since", "clear_rules", "add_rule"],
+);
 
 /// The REST sink's own table and settings rows, created when the settings are synced.
 const REST_SCHEMA_SQL: &str = include_str!("jira/rest_schema.sql");
@@ -272,12 +277,6 @@ impl JiraConfig {
     }
 }
 
-fn named(file: &'static str, name: &str) -> &'static str {
-    file.split("-- name: ")
-        .find_map(|q| q.strip_prefix(name).filter(|rest| rest.starts_with('\n')))
-        .unwrap_or("SELECT 1 WHERE false")
-}
-
 /// Validates `config` and copies what the SQL reads into the database: the project filter
 /// and the webhook and REST sink switches into `settings`, the rules into `jira_rules`. `now`
 /// starts a sink's `since` the first time it is turned on. Also creates the REST sink's table.
@@ -291,16 +290,16 @@ pub fn sync_settings(
     conn.execute_batch(REST_SCHEMA_SQL)?;
     let tx = conn.unchecked_transaction()?;
     tx.execute(
-        named(SETTINGS_SQL, "set"),
+        SETTINGS_SQL.get("set"),
         params!["jira_project_keys", projects],
     )?;
     set_switch(&tx, "jira_webhook", config.webhook_enabled(), now)?;
     set_switch(&tx, "jira_rest", config.rest_enabled().is_some(), now)?;
-    tx.execute(named(SETTINGS_SQL, "clear_rules"), [])?;
+    tx.execute(SETTINGS_SQL.get("clear_rules"), [])?;
     for (i, rule) in config.rules.iter().enumerate() {
         let r = rule.check(i)?;
         tx.execute(
-            named(SETTINGS_SQL, "add_rule"),
+            SETTINGS_SQL.get("add_rule"),
             params![
                 i as i32,
                 r.rule.user,
@@ -325,19 +324,19 @@ fn set_switch(
 ) -> Result<(), JiraError> {
     let since = format!("{switch}_since");
     conn.execute(
-        named(SETTINGS_SQL, "set"),
+        SETTINGS_SQL.get("set"),
         params![switch, if on { "on" } else { "off" }],
     )?;
     if on {
         conn.execute(
-            named(SETTINGS_SQL, "since"),
+            SETTINGS_SQL.get("since"),
             params![
                 now.naive_utc().format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
                 since
             ],
         )?;
     } else {
-        conn.execute(named(SETTINGS_SQL, "set"), params![since, None::<String>])?;
+        conn.execute(SETTINGS_SQL.get("set"), params![since, None::<String>])?;
     }
     Ok(())
 }

@@ -36,9 +36,20 @@ pub enum ServeError {
     Secret(#[from] crate::secret::SecretFileError),
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    #[error("a query file does not match its code: {0}")]
+    NamedSql(#[from] crate::named_sql::NamedSqlError),
     #[error("{0}")]
     Other(String),
 }
+
+/// Every file of named queries the service runs, checked before it opens the database.
+const NAMED_SQL: [&crate::named_sql::NamedSql; 5] = [
+    &crate::analytics::sessions::FOLD_SQL,
+    &crate::api::metrics::QUERIES,
+    &crate::jira::SETTINGS_SQL,
+    &crate::jira::outbox::OUTBOX_SQL,
+    &crate::jira::rest::sink::REST_SQL,
+];
 
 /// What `serve` was asked to do beyond the config.
 #[derive(Debug, Clone, Default)]
@@ -203,6 +214,7 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
         // A demo shows a full Licenses card; real deployments set [licenses] seats.
         config.licenses.seats = Some(50);
     }
+    crate::named_sql::check_all(&NAMED_SQL)?;
     let mut store = crate::database::open(&opts.db)?;
     sync_settings(&store, &config)?;
     crate::jira::sync_settings(store.connection(), &config.jira, chrono::Utc::now())
@@ -385,5 +397,15 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// What `serve` checks at start-up: every declared query name is in its file and every
+    /// query in a file is declared.
+    #[test]
+    fn every_named_query_the_service_uses_exists() {
+        assert_eq!(crate::named_sql::check_all(&super::NAMED_SQL), Ok(()));
     }
 }

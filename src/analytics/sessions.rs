@@ -5,9 +5,10 @@
 //! `users`, `targets` and `days` views from the current settings.
 
 /// The fold's statements, run in order: see `fold_sessions.sql`.
-const FOLD_SQL: NamedSql = NamedSql::new(
+pub const FOLD_SQL: NamedSql = NamedSql::new(
     "src/analytics/fold_sessions.sql",
     include_str!("fold_sessions.sql"),
+    &["aggregate", "touched", "update", "insert", "clean_up"],
 );
 const FOLD_STEPS: [&str; 4] = ["touched", "update", "insert", "clean_up"];
 

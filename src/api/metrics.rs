@@ -21,23 +21,37 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use super::{ApiError, AppState};
+use crate::named_sql::NamedSql;
 use crate::pipeline::PipelineStats;
 
-const QUERIES: &str = include_str!("metrics.sql");
+/// The scrape's queries, one per series family.
+pub const QUERIES: NamedSql = NamedSql::new(
+    "src/api/metrics.sql",
+    include_str!("metrics.sql"),
+    &[
+        "sessions",
+        "durations",
+        "operator_sessions",
+        "open_sessions",
+        "active_users",
+        "users",
+        "ports",
+        "copies",
+        "cli_versions",
+        "events",
+        "stored_by_source",
+        "rejected_by_source",
+        "last_event",
+        "jira_outbox",
+    ],
+);
 const DURATION_BUCKETS: [f64; 8] = [60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0];
 
 type Labels = Vec<(String, String)>;
 
-fn query(name: &str) -> &'static str {
-    QUERIES
-        .split("-- name: ")
-        .find_map(|q| q.strip_prefix(name).filter(|rest| rest.starts_with('\n')))
-        .unwrap_or("SELECT 1 WHERE false")
-}
-
 /// Rows of a named query as text cells (last columns numeric).
 fn rows(conn: &Connection, name: &str) -> Result<Vec<Vec<DbValue>>, duckdb::Error> {
-    let mut stmt = conn.prepare(query(name))?;
+    let mut stmt = conn.prepare(QUERIES.get(name))?;
     let n = stmt.column_count();
     let mut out = Vec::new();
     let mut rows = stmt.query([])?;

@@ -19,12 +19,27 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use duckdb::{Connection, params};
 use serde::{Deserialize, Serialize};
 
-use super::{JiraError, named};
+use super::JiraError;
 use crate::analytics::reports::{self, JiraMetric, Period, ts};
+use crate::named_sql::NamedSql;
 
 const ENQUEUE_CLOSED_SQL: &str = include_str!("enqueue_closed.sql");
 const ENQUEUE_ABANDONED_SQL: &str = include_str!("enqueue_abandoned.sql");
-const OUTBOX_SQL: &str = include_str!("outbox.sql");
+pub const OUTBOX_SQL: NamedSql = NamedSql::new(
+    "src/jira/outbox.sql",
+    include_str!("outbox.sql"),
+    &[
+        "due",
+        "session",
+        "delivered",
+        "retry",
+        "skipped",
+        "sinks",
+        "counts",
+        "summary",
+        "problems",
+    ],
+);
 
 /// Queues a push for every session whose Session End was stored by the commit stamped `stamp`
 /// (when a webhook is configured). Runs inside that commit's transaction.
@@ -57,7 +72,7 @@ pub struct Due {
 
 /// Up to `limit` pending pushes due at `now`, in the order they were queued.
 pub fn due(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<Vec<Due>, duckdb::Error> {
-    let mut stmt = conn.prepare(named(OUTBOX_SQL, "due"))?;
+    let mut stmt = conn.prepare(OUTBOX_SQL.get("due"))?;
     let rows = stmt.query_map(params![now.naive_utc(), limit as i64], |r| {
         Ok(Due {
             idempotency_key: r.get(0)?,
@@ -113,7 +128,7 @@ pub enum Prepared {
 type SessionRow = (Option<String>, PushSession);
 
 fn session(conn: &Connection, session_id: &str) -> Result<Option<SessionRow>, duckdb::Error> {
-    let mut stmt = conn.prepare(named(OUTBOX_SQL, "session"))?;
+    let mut stmt = conn.prepare(OUTBOX_SQL.get("session"))?;
     let mut rows = stmt.query(params![session_id])?;
     let Some(r) = rows.next()? else {
         return Ok(None);
@@ -173,7 +188,7 @@ pub fn mark_delivered(
     now: DateTime<Utc>,
 ) -> Result<(), duckdb::Error> {
     conn.execute(
-        named(OUTBOX_SQL, "delivered"),
+        OUTBOX_SQL.get("delivered"),
         params![due.idempotency_key, key, now.naive_utc()],
     )?;
     Ok(())
@@ -197,14 +212,14 @@ pub fn mark_retry(
         error,
         give_up
     ];
-    conn.execute(named(OUTBOX_SQL, "retry"), p)?;
+    conn.execute(OUTBOX_SQL.get("retry"), p)?;
     Ok(())
 }
 
 /// Records that the session has no Jira key.
 pub fn mark_skipped(conn: &Connection, due: &Due, now: DateTime<Utc>) -> Result<(), duckdb::Error> {
     conn.execute(
-        named(OUTBOX_SQL, "skipped"),
+        OUTBOX_SQL.get("skipped"),
         params![due.idempotency_key, now.naive_utc()],
     )?;
     Ok(())
@@ -244,20 +259,18 @@ pub struct OutboxStatus {
 /// Reads the outbox's state.
 pub fn status(conn: &Connection) -> Result<OutboxStatus, duckdb::Error> {
     let (webhook, rest): (Option<String>, Option<String>) =
-        conn.query_row(named(OUTBOX_SQL, "sinks"), [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
+        conn.query_row(OUTBOX_SQL.get("sinks"), [], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let mut counts = BTreeMap::new();
-    let mut stmt = conn.prepare(named(OUTBOX_SQL, "counts"))?;
+    let mut stmt = conn.prepare(OUTBOX_SQL.get("counts"))?;
     for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
         let (state, n) = row?;
         counts.insert(state, n);
     }
     let (oldest_pending, next_attempt, last_delivered) =
-        conn.query_row(named(OUTBOX_SQL, "summary"), [], |r| {
+        conn.query_row(OUTBOX_SQL.get("summary"), [], |r| {
             Ok((ts(r.get(0)?), ts(r.get(1)?), ts(r.get(2)?)))
         })?;
-    let mut stmt = conn.prepare(named(OUTBOX_SQL, "problems"))?;
+    let mut stmt = conn.prepare(OUTBOX_SQL.get("problems"))?;
     let problems = stmt
         .query_map([], |r| {
             Ok(Problem {

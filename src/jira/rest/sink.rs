@@ -26,9 +26,27 @@ use super::{COMMENT_MARKER, FieldChoice, IssueTotals, JiraRestConfig, PROPERTY_K
 use crate::analytics::reports::{self, Period};
 use crate::jira::delivery::{Retries, TaskDb};
 use crate::jira::outbox::{self, empty_totals};
-use crate::jira::{JiraConfig, JiraError, is_issue_key, named};
+use crate::jira::{JiraConfig, JiraError, is_issue_key};
+use crate::named_sql::NamedSql;
 
-const REST_SQL: &str = include_str!("../rest.sql");
+pub const REST_SQL: NamedSql = NamedSql::new(
+    "src/jira/rest.sql",
+    include_str!("../rest.sql"),
+    &[
+        "due",
+        "pending",
+        "skipped",
+        "delivered",
+        "retry",
+        "last_user",
+        "comment_id",
+        "remember_comment",
+        "written",
+        "enqueue_sync",
+        "latest_issue",
+        "sync_result",
+    ],
+);
 
 /// Rows taken per round: enough that a burst of closing sessions is one round.
 const BATCH: usize = 20_000;
@@ -187,7 +205,7 @@ impl Sink {
             self.db
                 .run(move |c| {
                     c.execute(
-                        named(REST_SQL, "skipped"),
+                        REST_SQL.get("skipped"),
                         params![list, Utc::now().naive_utc()],
                     )?;
                     Ok(())
@@ -225,7 +243,7 @@ impl Sink {
                     .db
                     .run(move |c| {
                         c.execute(
-                            named(REST_SQL, "delivered"),
+                            REST_SQL.get("delivered"),
                             params![list, key, now.naive_utc()],
                         )?;
                         Ok(())
@@ -250,7 +268,7 @@ impl Sink {
         self.db
             .run(move |c| {
                 let p = params![list, key, now.naive_utc(), next.naive_utc(), error, give_up];
-                c.execute(named(REST_SQL, "retry"), p)?;
+                c.execute(REST_SQL.get("retry"), p)?;
                 Ok(())
             })
             .await
@@ -297,7 +315,7 @@ impl Sink {
         self.db
             .run(move |c| {
                 c.execute(
-                    named(REST_SQL, "written"),
+                    REST_SQL.get("written"),
                     params![k, Utc::now().naive_utc(), json],
                 )?;
                 Ok(())
@@ -310,7 +328,7 @@ impl Sink {
         let k = key.to_string();
         self.db
             .run(move |c| {
-                c.execute(named(REST_SQL, "remember_comment"), params![k, id])?;
+                c.execute(REST_SQL.get("remember_comment"), params![k, id])?;
                 Ok(())
             })
             .await
@@ -323,7 +341,7 @@ impl Sink {
         let mut id = self
             .db
             .run(move |c| {
-                Ok(c.query_row(named(REST_SQL, "comment_id"), params![k], |r| {
+                Ok(c.query_row(REST_SQL.get("comment_id"), params![k], |r| {
                     r.get::<_, Option<String>>(0)
                 })
                 .optional()?
@@ -409,7 +427,7 @@ fn comment_id(v: &Value) -> Option<String> {
 type DueRow = (String, u32, Option<String>);
 
 fn due(conn: &Connection, now: DateTime<Utc>) -> Result<Vec<DueRow>, JiraError> {
-    let mut stmt = conn.prepare(named(REST_SQL, "due"))?;
+    let mut stmt = conn.prepare(REST_SQL.get("due"))?;
     let rows = stmt.query_map(params![now.naive_utc(), BATCH as i64], |r| {
         Ok((
             r.get::<_, String>(0)?,
@@ -427,7 +445,7 @@ pub fn issue_totals(conn: &Connection, key: &str) -> Result<IssueTotals, JiraErr
         .next()
         .unwrap_or_else(|| empty_totals(key));
     let last_user = conn
-        .query_row(named(REST_SQL, "last_user"), params![key], |r| r.get(0))
+        .query_row(REST_SQL.get("last_user"), params![key], |r| r.get(0))
         .optional()?;
     Ok(IssueTotals::new(metric, last_user))
 }
@@ -483,7 +501,7 @@ pub async fn sync(
     let sink = Sink::new(config, rest, conn)?;
     let stamp = Utc::now().naive_utc();
     sink.db
-        .run(move |c| Ok(c.execute(named(REST_SQL, "enqueue_sync"), params![stamp, from])?))
+        .run(move |c| Ok(c.execute(REST_SQL.get("enqueue_sync"), params![stamp, from])?))
         .await?;
     let deadline = tokio::time::Instant::now() + give_up_after;
     loop {
@@ -495,7 +513,7 @@ pub async fn sync(
                     .db
                     .run(|c| {
                         let (n, next): (i64, Option<NaiveDateTime>) =
-                            c.query_row(named(REST_SQL, "pending"), [], |r| {
+                            c.query_row(REST_SQL.get("pending"), [], |r| {
                                 Ok((r.get(0)?, r.get(1)?))
                             })?;
                         Ok((n > 0).then_some(next).flatten())
@@ -516,7 +534,7 @@ pub async fn sync(
     let issues = sink
         .db
         .run(move |c| {
-            let mut stmt = c.prepare(named(REST_SQL, "sync_result"))?;
+            let mut stmt = c.prepare(REST_SQL.get("sync_result"))?;
             let rows = stmt.query_map(params![stamp], |r| {
                 Ok(SyncedIssue {
                     key: r.get(0)?,
@@ -533,6 +551,6 @@ pub async fn sync(
 /// The issue of the session seen last, for `jira check` without `--issue`.
 pub fn latest_issue(conn: &Connection) -> Result<Option<String>, JiraError> {
     Ok(conn
-        .query_row(named(REST_SQL, "latest_issue"), [], |r| r.get(0))
+        .query_row(REST_SQL.get("latest_issue"), [], |r| r.get(0))
         .optional()?)
 }
