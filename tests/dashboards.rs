@@ -2,9 +2,11 @@
 //! writes the files, the committed copies under `dashboards/` must equal them, and each vendor's
 //! own schema or client accepts them, offline:
 //!
-//! - Grafana: JSON Schemas derived from `@grafana/schema` (ts-json-schema-generator + ajv) for
-//!   the dashboard, each panel and its options; query schemas; LogQL through Grafana's grammar;
-//!   every PromQL expression through `promtool check rules`.
+//! - Grafana: JSON Schemas derived from `@grafana/schema` (ts-json-schema-generator + ajv) and
+//!   Grafana 12's published schemas for the dashboard and each panel; each panel's options and
+//!   custom field config against its type's own Grafana 12 schema, unknown keys rejected (a
+//!   panel type without one fails); query schemas; LogQL through Grafana's grammar; every PromQL
+//!   expression through `promtool check rules`.
 //! - Datadog: `datadog-api-client`'s `Dashboard` model, failing on unparsed nodes and unknown keys.
 //! - Kibana: a structural checker of the saved objects (references, JSON strings, grid, KQL,
 //!   migration versions).
@@ -160,6 +162,17 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&text).expect("generated JSON")
 }
 
+/// The index and title of the dashboard's first panel of this type.
+fn first_panel(dashboard: &Value, panel_type: &str) -> (usize, String) {
+    let panels = dashboard["panels"].as_array().expect("panels");
+    let index = panels
+        .iter()
+        .position(|panel| panel["type"] == panel_type)
+        .unwrap_or_else(|| panic!("a {panel_type} panel"));
+    let title = panels[index]["title"].as_str().expect("title").to_owned();
+    (index, title)
+}
+
 fn write_json(path: &Path, value: &Value) {
     fs::write(
         path,
@@ -274,16 +287,35 @@ fn validators_reject_broken_dashboards() {
     dashboard["panels"][0]["fieldConfig"]["defaults"]["bogus"] = Value::Bool(true);
     dashboard["panels"][3]["targets"][0]["expr"] =
         Value::from("sum(count_over_time({a=\"b\"} | json [1m]");
+    // A key Grafana 12's piechart options don't have (the generator once wrote it).
+    let (pie, pie_title) = first_panel(&dashboard, "piechart");
+    dashboard["panels"][pie]["options"]["sort"] = Value::from("desc");
     write_json(&grafana_file, &dashboard);
     let prometheus_file = dir.join("grafana-prometheus.json");
     let mut dashboard = read_json(&prometheus_file);
     dashboard["panels"][0]["targets"][0]["expr"] = Value::from("sum(rate(x[5m])");
+    // A panel type with no schema in tests/dashboards/grafana-jsonschema.
+    let (table, _) = first_panel(&dashboard, "table");
+    dashboard["panels"][table]["type"] = Value::from("barchart");
     write_json(&prometheus_file, &dashboard);
     let (schema, promtool) = grafana(&[grafana_file, prometheus_file]);
     assert_rejected(
         "the Grafana schema validator",
         &schema,
-        "must NOT have additional properties",
+        r#"must NOT have additional properties {"additionalProperty":"bogus"}"#,
+    );
+    assert_rejected(
+        "the Grafana schema validator",
+        &schema,
+        &format!(
+            "\"{pie_title}\" (piechart) against piechart.jsonschema.json: options.sort must NOT \
+             have additional properties"
+        ),
+    );
+    assert_rejected(
+        "the Grafana schema validator",
+        &schema,
+        "no schema for panel type barchart",
     );
     assert_rejected(
         "the Grafana schema validator",

@@ -3,8 +3,10 @@
 //! through [`GrafanaSource`].
 //!
 //! The JSON follows Grafana's classic dashboard model (`@grafana/schema`, `schemaVersion` 39),
-//! which Grafana 10 to 12 import and migrate. No panel names a data source uid: every one uses
-//! `${datasource}`, picked by the user from a `datasource` template variable.
+//! which Grafana 10 to 12 import and migrate; each panel's `options` and custom field config
+//! follow Grafana 12's schema for its panel type (checked by `tests/dashboards.rs`). No panel
+//! names a data source uid: every one uses `${datasource}`, picked by the user from a
+//! `datasource` template variable.
 
 use serde_json::{Value, json};
 
@@ -238,10 +240,12 @@ fn options(visual: Visual) -> Value {
             "minVizHeight": 16, "minVizWidth": 8, "maxVizHeight": 300,
             "legend": hidden_legend(),
         }),
+        // No `sort`: the Grafana 12 piechart schema the dashboards are checked against has none
+        // (`@grafana/schema` has it from 12.2 on); without the key Grafana uses its default.
         Visual::Pie => json!({
             "reduceOptions": reduce_last(),
             "pieType": "donut", "displayLabels": ["name", "percent"], "orientation": "auto",
-            "sort": "desc", "tooltip": {"mode": "single", "sort": "none"},
+            "tooltip": {"mode": "single", "sort": "none"},
             "legend": {"calcs": [], "displayMode": "table", "placement": "right", "showLegend": true, "values": ["value", "percent"]},
         }),
         Visual::Table => json!({"showHeader": true, "frameIndex": 0, "cellHeight": "sm"}),

@@ -4,11 +4,20 @@
 //   node validate-grafana.mjs [--promql-rules OUT.json] DASHBOARD.json...
 //
 // 1. `@grafana/schema` (npm) TypeScript types → JSON Schema with ts-json-schema-generator:
-//    `Dashboard`, `Panel`, `RowPanel`, and each panel plugin's `Options` / `FieldConfig`.
-// 2. ajv validates the whole dashboard, then every panel on its own, its options and its
-//    custom field config against the panel plugin's schema.
-//    The dashboard and each panel are also checked against Grafana 12's cog-generated schema
-//    (`grafana-jsonschema/dashboard.jsonschema.json`).
+//    `Dashboard`, `Panel`, `RowPanel`. ajv validates the whole dashboard, then every panel on
+//    its own. The dashboard and each panel are also checked against Grafana 12's cog-generated
+//    schema (`grafana-jsonschema/dashboard.jsonschema.json`).
+// 2. Every panel's plugin part against its type's own Grafana 12 schema,
+//    `grafana-jsonschema/<type>.jsonschema.json` (cog-generated, see its README): `options`
+//    against `Options`, and `fieldConfig.defaults.custom` and every `custom.*` override
+//    property against `FieldConfig`. A panel type without a schema file fails, so a new type
+//    can't pass unchecked; a schema without `FieldConfig` (stat, bargauge, logs) allows no
+//    custom field config. Grafana 12 is the target (`@grafana/schema` on npm is Grafana 13's,
+//    whose types differ: its piechart requires `sort`, which Grafana 12's schema does not have).
+//    Unknown keys fail: the published schemas close their objects (`additionalProperties:
+//    false`), and the validator closes any object schema that lists `properties` but leaves
+//    `additionalProperties` unsaid, where draft-07 would let any key through. A stale key such as
+//    `options.sort` on a piechart is named with its path.
 // 3. Every query target is validated against the data source's query schema
 //    (`grafana-jsonschema/{prometheus,loki}.jsonschema.json`, Grafana's cog-generated schemas,
 //    since `@grafana/schema` does not publish those two).
@@ -62,13 +71,47 @@ const dashboardTypes = join(rawTypes, 'dashboard/x/types.gen.d.ts');
 const panelSchema = derive(dashboardTypes, 'Panel');
 const rowPanelSchema = derive(dashboardTypes, 'RowPanel');
 
-function panelPluginValidator(type, typeName) {
-  return validator(`${type}/${typeName}`, () =>
-    derive(join(rawTypes, `composable/${type}/panelcfg/x/types.gen.d.ts`), typeName));
+function cogSchema(name) {
+  const file = join(here, `grafana-jsonschema/${name}.jsonschema.json`);
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
 }
 
-function cogSchema(name) {
-  return JSON.parse(readFileSync(join(here, `grafana-jsonschema/${name}.jsonschema.json`), 'utf8'));
+// Keywords whose values are maps of subschemas, and keywords whose values are data.
+const SCHEMA_MAPS = new Set(['definitions', '$defs', 'properties', 'patternProperties']);
+const DATA_KEYWORDS = new Set(['default', 'const', 'enum', 'examples']);
+
+// The schema with every object that lists `properties` closed to other keys. `allOf` branches
+// stay as published: closing each would reject the properties of its siblings.
+function closed(schema) {
+  if (Array.isArray(schema)) return schema.map(closed);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const copy = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (SCHEMA_MAPS.has(key)) {
+      copy[key] = Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, closed(sub)]));
+    } else {
+      copy[key] = DATA_KEYWORDS.has(key) || key === 'allOf' ? value : closed(value);
+    }
+  }
+  if (copy.properties && !('additionalProperties' in copy)) copy.additionalProperties = false;
+  return copy;
+}
+
+const panelTypes = new Map();
+
+// `Options` and `FieldConfig` of a panel type's Grafana 12 schema, closed; a schema without
+// `FieldConfig` allows only an empty custom field config. Null when the type has no schema file
+// (or the file has no `Options`, so is not a panel type's).
+function panelTypeValidators(type) {
+  if (!panelTypes.has(type)) {
+    const schema = cogSchema(type);
+    const strict = schema?.definitions?.Options ? closed(schema) : null;
+    const part = (name) => ajv.compile(strict.definitions?.[name]
+      ? { ...strict, $ref: `#/definitions/${name}` }
+      : { type: 'object', additionalProperties: false });
+    panelTypes.set(type, strict && { options: part('Options'), fieldConfig: part('FieldConfig') });
+  }
+  return panelTypes.get(type);
 }
 
 function querySchema(plugin) {
@@ -109,21 +152,50 @@ function checkDatasource(ref, where) {
   }
 }
 
+// Reports a part of a panel that fails its type's schema, at the dotted path under `base`;
+// `wrappers` are the paths of objects built only to reach an override's value, whose missing
+// required properties are not the panel's.
+function checkPart(validate, value, where, base, wrappers = []) {
+  if (validate(value)) return;
+  for (const error of validate.errors) {
+    if (error.keyword === 'required' && wrappers.includes(error.instancePath)) continue;
+    const unknown = error.keyword === 'additionalProperties';
+    const key = unknown ? `/${error.params.additionalProperty}` : '';
+    const path = base + `${error.instancePath}${key}`.replaceAll('/', '.');
+    const detail = unknown ? 'unknown key' : JSON.stringify(error.params);
+    fail(where, `${path} ${error.message} (${detail})`);
+  }
+}
+
+// The panel's `options`, custom field config and `custom.*` overrides against its type's schema.
+function checkPanelType(panel, where) {
+  const schemas = panelTypeValidators(panel.type);
+  if (!schemas) {
+    fail(where, `no schema for panel type ${panel.type}: copy Grafana 12's ${panel.type}.jsonschema.json into tests/dashboards/grafana-jsonschema/`);
+    return;
+  }
+  const against = `${where} against ${panel.type}.jsonschema.json`;
+  checkPart(schemas.options, panel.options ?? {}, against, 'options');
+  const custom = panel.fieldConfig?.defaults?.custom;
+  if (custom !== undefined) checkPart(schemas.fieldConfig, custom, against, 'fieldConfig.defaults.custom');
+  (panel.fieldConfig?.overrides ?? []).forEach((override, index) => {
+    for (const property of override.properties ?? []) {
+      if (!property.id?.startsWith('custom.')) continue;
+      const names = property.id.split('.').slice(1);
+      const value = names.reduceRight((inner, name) => ({ [name]: inner }), property.value);
+      const wrappers = names.map((_, depth) => names.slice(0, depth).map((name) => `/${name}`).join(''));
+      checkPart(schemas.fieldConfig, value, against, `fieldConfig.overrides[${index}].custom`, wrappers);
+    }
+  });
+}
+
 function checkPanel(panel, where, variables, rules) {
   const isRow = panel.type === 'row';
   check(validator(isRow ? 'RowPanel' : 'Panel', () => (isRow ? rowPanelSchema : panelSchema)), panel, where);
   if (isRow) return;
   check(validator('cog/Panel', () => withRoot(cogSchema('dashboard'), 'Panel')), panel, `${where} (Grafana 12 schema)`);
   checkDatasource(panel.datasource, `${where} datasource`);
-  const options = panelPluginValidator(panel.type, 'Options');
-  if (options === null) fail(where, `no published schema for panel type ${panel.type}`);
-  else check(options, panel.options ?? {}, `${where} options`);
-  const custom = panel.fieldConfig?.defaults?.custom;
-  if (custom !== undefined) {
-    const fieldConfig = panelPluginValidator(panel.type, 'FieldConfig');
-    if (fieldConfig === null) fail(where, `panel type ${panel.type} has no custom field config`);
-    else check(fieldConfig, custom, `${where} fieldConfig.defaults.custom`);
-  }
+  checkPanelType(panel, where);
   if (!panel.targets?.length) fail(where, 'no query targets');
   for (const target of panel.targets ?? []) {
     const at = `${where} target ${target.refId}`;
@@ -161,7 +233,7 @@ function checkDashboard(file, rules) {
   }
   const ids = new Set();
   for (const panel of dashboard.panels ?? []) {
-    const where = `${file} panel ${panel.id} "${panel.title}"`;
+    const where = `${file} panel ${panel.id} "${panel.title}" (${panel.type})`;
     if (ids.has(panel.id)) fail(where, 'duplicate panel id');
     ids.add(panel.id);
     const { x, w } = panel.gridPos ?? {};
