@@ -440,8 +440,13 @@ pub fn run_reports(
             "trends (90d)",
             "/api/v1/reports/usage/trends?days=90".into(),
             Box::new(move |c| {
-                crate::analytics::reports::trends(c, today - chrono::Duration::days(89), today)
-                    .map(|_| ())
+                crate::analytics::reports::trends(
+                    c,
+                    today - chrono::Duration::days(89),
+                    today,
+                    false,
+                )
+                .map(|_| ())
             }),
         ),
     ];

@@ -32,7 +32,7 @@ pub mod panel;
 pub mod rest;
 
 use crate::named_sql::NamedSql;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use duckdb::{Connection, params};
 use serde::{Deserialize, Serialize};
 
@@ -191,19 +191,11 @@ fn matches(pattern: &str, s: &str) -> bool {
     regex::Regex::new(pattern).is_ok_and(|re| re.is_match(s))
 }
 
-/// A rule time: a date (midnight UTC) or an RFC 3339 time.
+/// A rule time, read like a report's `from` (a date is its midnight UTC; see
+/// [`crate::analytics::period`]).
 fn parse_time(option: &str, s: &str) -> Result<NaiveDateTime, JiraError> {
-    if let Ok(d) = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default());
-    }
-    DateTime::parse_from_rfc3339(s.trim())
-        .map(|t| t.with_timezone(&Utc).naive_utc())
-        .map_err(|e| {
-            config_error(
-                option,
-                format!("{s:?} is not a date (2026-01-05) or RFC 3339 time: {e}"),
-            )
-        })
+    crate::analytics::period::parse_bound(option, s, crate::analytics::period::End::From)
+        .map_err(|e| config_error(option, e.to_string()))
 }
 
 /// A rule, checked and with its times parsed.

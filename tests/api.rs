@@ -184,12 +184,30 @@ fn usage_report_formats_and_errors() {
     assert_eq!(status, 400);
     let (status, _) = server.get("/api/v1/reports/usage/trends?days=3651");
     assert_eq!(status, 400);
-    let trends = server.get_json("/api/v1/reports/usage/trends?days=90");
-    assert_eq!(
-        trends["dailySessions"].as_array().unwrap().len(),
-        90,
-        "every day is present"
+    for bad in [
+        "from=2026-01-07&to=2026-01-05",
+        "from=2026-01-05T10:00:00Z&to=2026-01-05T10:00:00Z",
+        "to=1969-12-31",
+    ] {
+        let (status, body) = server.get(&format!("/api/v1/reports/usage?{bad}"));
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    let dense = server.get_json("/api/v1/reports/usage/trends?days=90&dense=true");
+    let dense = dense["dailySessions"].as_array().unwrap();
+    assert_eq!(dense.len(), 90, "dense: every day is present");
+    // Sparse (the vendor's): exactly the dense days with sessions, in order.
+    let sparse = server.get_json("/api/v1/reports/usage/trends?days=90");
+    let with_sessions: Vec<&serde_json::Value> = dense
+        .iter()
+        .filter(|d| d["count"].as_i64() > Some(0))
+        .collect();
+    let sparse: Vec<&serde_json::Value> =
+        sparse["dailySessions"].as_array().unwrap().iter().collect();
+    assert!(
+        with_sessions.len() < 90,
+        "the demo has days without sessions"
     );
+    assert_eq!(sparse, with_sessions);
 }
 
 #[test]
@@ -281,13 +299,19 @@ fn metrics_pass_promtool() {
     for series in [
         "mirrord_sessions_create_total",
         "mirrord_ci_sessions_create_total",
-        "mirrord_sessions_duration_seconds_bucket",
+        // The operator's histogram names, which its own dashboards query.
+        "mirrord_sessions_duration_bucket",
+        "mirrord_ci_sessions_duration_count",
         "mirrord_usage_sessions_total",
         "mirrord_usage_port_events_total",
         "mirrord_usage_ingest_records_total",
     ] {
         assert!(body.contains(series), "{series} missing");
     }
+    assert!(
+        !body.contains("mirrord_sessions_duration_seconds"),
+        "the operator's histogram has no _seconds suffix"
+    );
     let promtool = std::process::Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())

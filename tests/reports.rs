@@ -248,7 +248,7 @@ fn usage_report_matches_independent_counts_for_several_periods() {
         let report = reports::usage(
             store.connection(),
             period,
-            PrimaryKey::ClientUsername,
+            PrimaryKey::Username,
             &ReportSettings::default(),
         )
         .unwrap();
@@ -286,7 +286,12 @@ fn usage_report_matches_independent_counts_for_several_periods() {
         assert_eq!(report.ci_metrics.total_ci_sessions, pm.ci_session_count);
         assert_eq!(
             report.all_time_metrics.total_session_count,
-            sessions.len() as i64
+            sessions.values().filter(|s| !s.ci).count() as i64,
+            "all-time sessions are exec sessions"
+        );
+        assert_eq!(
+            report.all_time_metrics.total_ci_session_count,
+            sessions.values().filter(|s| s.ci).count() as i64
         );
         let user_total: i64 = report
             .user_metrics
@@ -312,8 +317,12 @@ fn usage_report_matches_independent_counts_for_several_periods() {
         }
         let non_copy = inside
             .iter()
-            .filter(|s| !s.target.starts_with("mirrord-copy-"))
+            .filter(|s| !s.ci && !s.target.starts_with("mirrord-copy-"))
             .count() as i64;
+        assert!(
+            report.target_metrics.len() < 50,
+            "fewer targets than the top-50 cut, so every exec session is counted"
+        );
         assert_eq!(
             report
                 .target_metrics
@@ -344,7 +353,7 @@ fn edge_cases_land_where_the_rules_say() {
     let report = reports::usage(
         store.connection(),
         day,
-        PrimaryKey::ClientUsername,
+        PrimaryKey::Username,
         &ReportSettings::default(),
     )
     .unwrap();
@@ -425,13 +434,13 @@ fn max_overlap(ci: &[&Truth]) -> i64 {
 }
 
 #[test]
-fn trends_have_every_day_and_match_independent_daily_counts() {
+fn dense_trends_have_every_day_and_match_independent_daily_counts() {
     let (store, events, _) = load();
     let sessions = truth(&events, Utc::now().naive_utc());
     let to = Utc::now().date_naive();
     let from = to - Duration::days(29);
-    let t = reports::trends(store.connection(), from, to).unwrap();
-    assert_eq!(t.daily_sessions.len(), 30);
+    let t = reports::trends(store.connection(), from, to, true).unwrap();
+    assert_eq!(t.daily_sessions.len(), 30, "dense: every day");
     let mut first_day: HashMap<&str, NaiveDate> = HashMap::new();
     for s in sessions.values().filter(|s| !s.ci) {
         let d = s.start.date();
@@ -448,11 +457,12 @@ fn trends_have_every_day_and_match_independent_daily_counts() {
             .values()
             .filter(|s| s.start.date() == day)
             .collect();
-        assert_eq!(row.count, today.len() as i64, "{day}");
+        let exec: Vec<&&Truth> = today.iter().filter(|s| !s.ci).collect();
+        assert_eq!(row.count, exec.len() as i64, "{day}: exec sessions");
         assert!(
             close(
                 row.total_seconds,
-                today.iter().filter_map(|s| s.duration).sum()
+                exec.iter().filter_map(|s| s.duration).sum()
             ),
             "{day}"
         );

@@ -1,6 +1,7 @@
 //! derive: sessions, users, targets, CI and trends from stored events. SQL lives in `.sql`
 //! files beside the code; each query has a name.
 
+pub mod period;
 pub mod reports;
 pub mod sessions;
 pub mod xlsx;

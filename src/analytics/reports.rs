@@ -15,16 +15,16 @@ use crate::store::StoreError;
 const PERIOD: &str = include_str!("sql/period_sessions.sql");
 const PERIOD_CACHED: &str = include_str!("sql/period_sessions_cached.sql");
 
-/// The user identifier a report groups by.
+/// The user identifier a report groups by: the vendor's `primary_key` values and meanings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum PrimaryKey {
-    /// `client_id`: one per machine.
-    MachineId,
-    /// `client_name`: the whoami real name.
-    Username,
-    /// `client_user`: the Kubernetes user (default).
+    /// `client_id`: one per machine (the vendor's default).
     #[default]
+    MachineId,
+    /// `client_user`: the Kubernetes user.
+    Username,
+    /// `client_name`: the user machine's user name.
     ClientUsername,
     /// `client_hostname`.
     ClientHostname,
@@ -41,12 +41,7 @@ impl PrimaryKey {
     }
 }
 
-/// A report window: `[from, to)`, either end open.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Period {
-    pub from: Option<NaiveDateTime>,
-    pub to: Option<NaiveDateTime>,
-}
+pub use super::period::Period;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -90,7 +85,8 @@ pub struct CiMetrics {
     pub current_running_sessions: i64,
     pub max_concurrent_ci_sessions: i64,
     pub total_ci_sessions: i64,
-    pub avg_ci_session_duration_seconds: f64,
+    /// `null` when the period has no CI sessions (the vendor's meaning).
+    pub avg_ci_session_duration_seconds: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -105,8 +101,11 @@ pub struct UserMetric {
     pub total_session_count: i64,
     pub total_session_time_seconds: f64,
     pub average_session_duration_seconds: f64,
+    /// Sessions divided by the days in the report window (the vendor's meaning).
     pub average_daily_sessions: f64,
     pub ci_session_count: i64,
+    /// Ours: sessions per day on which this identity had at least one.
+    pub average_sessions_per_active_day: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -261,6 +260,7 @@ pub fn usage(
             average_session_duration_seconds: r.get(8)?,
             average_daily_sessions: r.get(9)?,
             ci_session_count: r.get(10)?,
+            average_sessions_per_active_day: r.get(11)?,
         })
     })?;
     let targets = collect(conn, &q(include_str!("sql/target_metrics.sql")), &p, |r| {
@@ -346,7 +346,8 @@ fn jira_from(
     let p: [&dyn ToSql; 4] = [
         &period.from,
         &period.to,
-        &PrimaryKey::default().as_str(),
+        // Jira's unique users are people, whatever key the usage report groups by.
+        &PrimaryKey::Username.as_str(),
         &key,
     ];
     collect(
@@ -391,7 +392,8 @@ pub struct Adoption {
     pub cumulative_users: i64,
 }
 
-/// Daily series for charts; every day in the range is present.
+/// Daily series for charts. Sparse as the vendor's are (a day without sessions has no entry,
+/// `userAdoption` only days that gained a user), or dense (every day of the range) on request.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Trends {
@@ -403,8 +405,13 @@ pub struct Trends {
     pub user_adoption: Vec<Adoption>,
 }
 
-/// Trends for the days `from..=to`.
-pub fn trends(conn: &Connection, from: NaiveDate, to: NaiveDate) -> Result<Trends, StoreError> {
+/// Trends for the days `from..=to`; `dense` keeps days without activity, with zeros.
+pub fn trends(
+    conn: &Connection,
+    from: NaiveDate,
+    to: NaiveDate,
+    dense: bool,
+) -> Result<Trends, StoreError> {
     let mut t = Trends {
         from: from.to_string(),
         to: to.to_string(),
@@ -430,24 +437,32 @@ pub fn trends(conn: &Connection, from: NaiveDate, to: NaiveDate) -> Result<Trend
         },
     )?;
     for (date, sessions, seconds, users, ci, new_users, cumulative) in rows {
-        t.daily_sessions.push(DailySessions {
-            date: date.clone(),
-            count: sessions,
-            total_seconds: seconds,
-        });
-        t.daily_active_users.push(DailyCount {
-            date: date.clone(),
-            count: users,
-        });
-        t.daily_ci_sessions.push(DailyCount {
-            date: date.clone(),
-            count: ci,
-        });
-        t.user_adoption.push(Adoption {
-            date,
-            new_users,
-            cumulative_users: db_int(&cumulative),
-        });
+        if dense || sessions > 0 {
+            t.daily_sessions.push(DailySessions {
+                date: date.clone(),
+                count: sessions,
+                total_seconds: seconds,
+            });
+        }
+        if dense || users > 0 {
+            t.daily_active_users.push(DailyCount {
+                date: date.clone(),
+                count: users,
+            });
+        }
+        if dense || ci > 0 {
+            t.daily_ci_sessions.push(DailyCount {
+                date: date.clone(),
+                count: ci,
+            });
+        }
+        if dense || new_users > 0 {
+            t.user_adoption.push(Adoption {
+                date,
+                new_users,
+                cumulative_users: db_int(&cumulative),
+            });
+        }
     }
     Ok(t)
 }

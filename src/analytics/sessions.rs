@@ -47,7 +47,6 @@ pub fn define_views(conn: &Connection, settings: &Settings) -> Result<(), duckdb
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::NaiveDateTime;
 use duckdb::{Connection, ToSql};
 use serde::{Deserialize, Serialize};
 
@@ -117,23 +116,6 @@ impl From<duckdb::Error> for ListError {
     }
 }
 
-fn parse_bound(s: &Option<String>, end_of_day: bool) -> Result<Option<NaiveDateTime>, ListError> {
-    let Some(s) = s.as_deref().filter(|s| !s.is_empty()) else {
-        return Ok(None);
-    };
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        let d = if end_of_day {
-            d + chrono::Duration::days(1)
-        } else {
-            d
-        };
-        return Ok(d.and_hms_opt(0, 0, 0));
-    }
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map(|t| Some(t.naive_utc()))
-        .map_err(|_| ListError::BadRequest(format!("`{s}` is not a date or RFC 3339 time")))
-}
-
 /// The cursor is the (started_at µs, session_id) of the last row of the previous page.
 fn decode_cursor(c: &str) -> Result<(i64, String), ListError> {
     let bad = || ListError::BadRequest("invalid cursor".into());
@@ -157,8 +139,9 @@ pub fn list(conn: &Connection, q: &SessionQuery) -> Result<SessionPage, ListErro
         Some((t, id)) => (Some(t), Some(id)),
         None => (None, None),
     };
-    let from = parse_bound(&q.from, false)?;
-    let to = parse_bound(&q.to, true)?;
+    let crate::analytics::period::Period { from, to } =
+        crate::analytics::period::Period::parse(q.from.as_deref(), q.to.as_deref())
+            .map_err(|e| ListError::BadRequest(e.to_string()))?;
     let limit_plus = (limit + 1) as i64;
     let params: [&dyn ToSql; 9] = [
         &from,

@@ -1,10 +1,11 @@
 //! `GET /metrics`: Prometheus/OpenMetrics series computed from the database at scrape time
 //! (so they survive restarts and agree with the reports), plus the pipeline's own counters.
 //!
-//! Two families: the operator-equivalent series (`mirrord_sessions_create_total`,
-//! `mirrord_sessions_duration_seconds`, their `mirrord_ci_*` twins) for users of the operator's
-//! own metrics, and `mirrord_usage_*` series the generated Grafana dashboard reads. Queries live
-//! in `metrics.sql`, one named query each.
+//! Two families: the operator-equivalent series under the operator's own names
+//! (`mirrord_sessions_create_total`, the `mirrord_sessions_duration` histogram in seconds, their
+//! `mirrord_ci_*` twins) for users of the operator's metrics and dashboards, and
+//! `mirrord_usage_*` series the generated Grafana dashboard reads. Queries live in
+//! `metrics.sql`, one named query each.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -141,13 +142,15 @@ fn histograms(reg: &mut Registry, conn: &Connection) -> Result<(), duckdb::Error
         fam,
     );
     reg.register(
-        "mirrord_sessions_duration_seconds",
-        "Duration of closed exec sessions (operator-equivalent)",
+        // The operator's own names (no `_seconds`), so its Grafana and Datadog dashboards
+        // find them; the observations are seconds, as the operator's are.
+        "mirrord_sessions_duration",
+        "Duration of closed exec sessions in seconds (operator-equivalent)",
         exec,
     );
     reg.register(
-        "mirrord_ci_sessions_duration_seconds",
-        "Duration of closed CI sessions (operator-equivalent)",
+        "mirrord_ci_sessions_duration",
+        "Duration of closed CI sessions in seconds (operator-equivalent)",
         ci,
     );
     Ok(())

@@ -5,46 +5,17 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use chrono::{Duration, NaiveDate, NaiveDateTime, Utc};
+use chrono::{Duration, Utc};
 use serde::Deserialize;
 
 use super::{ApiError, AppState};
+use crate::analytics::period::{End, parse_bound};
 use crate::analytics::reports::{self, Period, PrimaryKey, UsageReport};
 use crate::analytics::sessions as session_list;
 
-/// Parses `YYYY-MM-DD` or RFC 3339 into a UTC timestamp. A bare date as `to` means the end of
-/// that day (the range is inclusive of it).
-pub fn parse_time(s: &str, end_of_day: bool) -> Result<NaiveDateTime, ApiError> {
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        let d = if end_of_day { d + Duration::days(1) } else { d };
-        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default());
-    }
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map(|t| t.naive_utc())
-        .map_err(|_| {
-            ApiError::bad_request(format!(
-                "`{s}` is not a date (YYYY-MM-DD) or an RFC 3339 time"
-            ))
-        })
-}
-
+/// The report window of `from`/`to` (see [`crate::analytics::period`]); a bad one is a 400.
 fn period(from: Option<&str>, to: Option<&str>) -> Result<Period, ApiError> {
-    let p = Period {
-        from: from
-            .filter(|s| !s.is_empty())
-            .map(|s| parse_time(s, false))
-            .transpose()?,
-        to: to
-            .filter(|s| !s.is_empty())
-            .map(|s| parse_time(s, true))
-            .transpose()?,
-    };
-    if let (Some(f), Some(t)) = (p.from, p.to)
-        && f >= t
-    {
-        return Err(ApiError::bad_request("`from` must be before `to`"));
-    }
-    Ok(p)
+    Period::parse(from, to).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,7 +76,7 @@ fn download(mime: &'static str, name: &str, bytes: Vec<u8>) -> Response {
 /// Per-user rows as CSV.
 pub fn users_csv(report: &UsageReport) -> String {
     let mut out = String::from(
-        "identifier,display_name,client_user,hostname,first_active,last_seen,total_session_count,total_session_time_seconds,average_session_duration_seconds,average_daily_sessions,ci_session_count\n",
+        "identifier,display_name,client_user,hostname,first_active,last_seen,total_session_count,total_session_time_seconds,average_session_duration_seconds,average_daily_sessions,ci_session_count,average_sessions_per_active_day\n",
     );
     let q = |s: &str| {
         if s.contains([',', '"', '\n']) {
@@ -117,7 +88,7 @@ pub fn users_csv(report: &UsageReport) -> String {
     for u in &report.user_metrics {
         let o = |v: &Option<String>| q(v.as_deref().unwrap_or(""));
         out += &format!(
-            "{},{},{},{},{},{},{},{:.3},{:.3},{:.3},{}\n",
+            "{},{},{},{},{},{},{},{:.3},{:.3},{:.3},{},{:.3}\n",
             q(&u.identifier),
             o(&u.display_name),
             o(&u.client_user),
@@ -128,7 +99,8 @@ pub fn users_csv(report: &UsageReport) -> String {
             u.total_session_time_seconds,
             u.average_session_duration_seconds,
             u.average_daily_sessions,
-            u.ci_session_count
+            u.ci_session_count,
+            u.average_sessions_per_active_day
         );
     }
     out
@@ -139,6 +111,8 @@ pub struct TrendsQuery {
     pub days: Option<i64>,
     pub from: Option<String>,
     pub to: Option<String>,
+    /// Ours: every day of the range, zeros included (the vendor's series are sparse).
+    pub dense: Option<bool>,
 }
 
 /// `GET /api/v1/reports/usage/trends?days=N` (1..3650) or `?from=&to=`.
@@ -149,9 +123,12 @@ pub async fn trends(
     let today = Utc::now().date_naive();
     let (from, to) = match (q.from.as_deref(), q.to.as_deref()) {
         (Some(f), t) => {
-            let from = parse_time(f, false)?.date();
+            let bound = |name, v| {
+                parse_bound(name, v, End::From).map_err(|e| ApiError::bad_request(e.to_string()))
+            };
+            let from = bound("from", f)?.date();
             let to = t
-                .map(|t| parse_time(t, false).map(|d| d.date()))
+                .map(|t| bound("to", t).map(|d| d.date()))
                 .transpose()?
                 .unwrap_or(today);
             (from, to)
@@ -169,8 +146,9 @@ pub async fn trends(
             "the range must be 1 to 3650 days with `from` before `to`",
         ));
     }
+    let dense = q.dense.unwrap_or(false);
     let t = state
-        .read(move |c| Ok(reports::trends(c, from, to)?))
+        .read(move |c| Ok(reports::trends(c, from, to, dense)?))
         .await?;
     Ok(Json(t).into_response())
 }

@@ -75,10 +75,19 @@ export async function licenseKey(base = BASE_URL) {
   return config.licenseKey;
 }
 
-/** GET an API route the way a script would: with the license key header. */
+/**
+ * What the dashboard adds to its report requests (web/src/api.ts): people grouped by their
+ * Kubernetes user (the API's default is the vendor's, the machine id) and dense trend series.
+ */
+const DASHBOARD_PARAMS = {
+  'api/v1/reports/usage': { primary_key: 'username' },
+  'api/v1/reports/usage/trends': { dense: 'true' },
+};
+
+/** GET an API route the way a script would (with the license key header), asking what the dashboard asks. */
 export async function api(path, params = {}, base = BASE_URL) {
   const url = new URL(path, `${base}/`);
-  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+  for (const [k, v] of Object.entries({ ...DASHBOARD_PARAMS[path], ...params })) url.searchParams.set(k, v);
   const response = await fetch(url, { headers: { 'x-license-key': await licenseKey(base) } });
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${await response.text()}`);
   return response.json();

@@ -7,6 +7,9 @@
 
 import type { JiraReport, SessionPage, Trends, UiConfig, UsageReport } from './types';
 
+/** The dashboard groups people by their Kubernetes user (the API's default is the machine id). */
+export const USER_KEY = 'username';
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -78,11 +81,12 @@ export class Api {
   }
 
   usage(params: Record<string, string>): Promise<UsageReport> {
-    return this.json('api/v1/reports/usage', { ...params, format: 'json' });
+    return this.json('api/v1/reports/usage', { primary_key: USER_KEY, ...params, format: 'json' });
   }
 
   trends(params: Record<string, string>): Promise<Trends> {
-    return this.json('api/v1/reports/usage/trends', params);
+    // Dense series (every day, zeros included): the charts index the series by day.
+    return this.json('api/v1/reports/usage/trends', { ...params, dense: 'true' });
   }
 
   sessions(params: Record<string, string>): Promise<SessionPage> {

@@ -133,7 +133,8 @@ async function load(): Promise<void> {
     state.jira = null;
     state.error = null;
     state.lastUpdated = new Date();
-    state.status = usage.allTimeMetrics.totalSessionCount === 0 ? 'empty' : 'ready';
+    const allTime = usage.allTimeMetrics;
+    state.status = allTime.totalSessionCount + allTime.totalCiSessionCount === 0 ? 'empty' : 'ready';
   } catch (e) {
     if (token !== loadToken) return;
     const error = e as Error;

@@ -32,7 +32,8 @@ export interface UsageReport {
     currentRunningSessions: number;
     maxConcurrentCiSessions: number;
     totalCiSessions: number;
-    avgCiSessionDurationSeconds: number;
+    /** null when the period has no CI sessions. */
+    avgCiSessionDurationSeconds: number | null;
   };
   userMetrics: UserMetric[];
   targetMetrics: TargetMetric[];
@@ -52,7 +53,10 @@ export interface UserMetric {
   totalSessionCount: number;
   totalSessionTimeSeconds: number;
   averageSessionDurationSeconds: number;
+  /** Sessions divided by the days in the report window. */
   averageDailySessions: number;
+  /** Sessions per day on which the user had at least one. */
+  averageSessionsPerActiveDay: number;
   /** How many of the user's sessions were CI sessions (a CI identity has only those). */
   ciSessionCount?: number;
 }

@@ -1,9 +1,10 @@
--- all_time_metrics: totals over everything stored (one pass over the `sessions` view), plus the
--- newest operator facts.
+-- all_time_metrics: totals over everything stored, whatever the report period, with the
+-- vendor's meanings: session count and time over `exec` sessions only, and the CI count over
+-- machine sessions. Plus the newest operator facts.
 WITH totals AS (
     SELECT
-        count(*) AS session_count,
-        coalesce(sum(duration_seconds), 0) AS session_seconds,
+        count(*) FILTER (WHERE kind = 'exec') AS session_count,
+        coalesce(sum(duration_seconds) FILTER (WHERE kind = 'exec'), 0) AS session_seconds,
         count(*) FILTER (WHERE kind = 'ci') AS ci_session_count
     FROM sessions
 )

@@ -1,4 +1,4 @@
--- ci_metrics: CI sessions of the period. Max concurrency is the peak number of overlapping CI
+-- ci_metrics: CI sessions of the period; the average duration is NULL when there are none. Max concurrency is the peak number of overlapping CI
 -- sessions: a sweep over +1 at each start and -1 at each end (ends sort first at equal times,
 -- so back-to-back sessions don't overlap). Open sessions run until now, abandoned ones until
 -- their last event.
@@ -13,4 +13,4 @@ SELECT
     (SELECT count(*) FROM sessions WHERE kind = 'ci' AND status = 'open') AS current_running,
     (SELECT coalesce(max(n), 0) FROM running) AS max_concurrent,
     (SELECT count(*) FROM ci) AS total,
-    (SELECT coalesce(avg(duration_seconds), 0) FROM ci) AS avg_duration
+    (SELECT avg(duration_seconds) FROM ci) AS avg_duration  -- NULL when there are none

@@ -1,4 +1,5 @@
--- target_metrics: one row per target (namespace, type, name). Copy-target pods are excluded.
+-- target_metrics: `exec` sessions and unique users per target (namespace, type, name), the top
+-- 50 by session count, as the vendor's field means. Copy-target pods are never targets.
 SELECT
     target_namespace AS namespace,
     target_type,
@@ -7,6 +8,7 @@ SELECT
     coalesce(sum(duration_seconds), 0) AS total_seconds,
     count(DISTINCT identifier) AS unique_users
 FROM s
-WHERE coalesce(target_name, '') NOT LIKE 'mirrord-copy-%'
+WHERE kind = 'exec' AND coalesce(target_name, '') NOT LIKE 'mirrord-copy-%'
 GROUP BY ALL
 ORDER BY sessions DESC, target
+LIMIT 50

@@ -1,12 +1,14 @@
--- trends: one row per day from $1 to $2 (dates, inclusive), zeros on days without activity.
--- New users are exec users whose first session (ever) started that day.
+-- trends: one row per day from $1 to $2 (dates, inclusive), zeros on days without activity
+-- (the caller drops empty days unless dense series were asked for). Sessions, their time and
+-- active users count `exec` sessions, CI sessions are counted apart, as the vendor's fields
+-- mean. New users are exec users whose first session (ever) started that day.
 WITH days AS (
     SELECT CAST(d AS DATE) AS day FROM generate_series($1::DATE, $2::DATE, INTERVAL 1 DAY) t(d)
 ),
 daily AS (
     SELECT CAST(started_at AS DATE) AS day,
-        count(*) AS sessions,
-        coalesce(sum(duration_seconds), 0) AS seconds,
+        count(*) FILTER (WHERE kind = 'exec') AS sessions,
+        coalesce(sum(duration_seconds) FILTER (WHERE kind = 'exec'), 0) AS seconds,
         count(DISTINCT "user") FILTER (WHERE kind = 'exec') AS active_users,
         count(*) FILTER (WHERE kind = 'ci') AS ci_sessions
     FROM sessions

@@ -1,4 +1,5 @@
--- user_target_metrics: sessions per user × target × namespace (the Session Activity table).
+-- user_target_metrics: `exec` sessions per identity × target × namespace (the Session Activity
+-- table), the top 200 by session count, as the vendor's field means.
 SELECT
     identifier,
     any_value(client_name) AS display_name,
@@ -8,6 +9,7 @@ SELECT
     count(*) AS sessions,
     coalesce(sum(duration_seconds), 0) AS total_seconds
 FROM s
-WHERE coalesce(target_name, '') NOT LIKE 'mirrord-copy-%'
+WHERE kind = 'exec' AND coalesce(target_name, '') NOT LIKE 'mirrord-copy-%'
 GROUP BY identifier, target_namespace, target_type, coalesce(target_name, target_type, 'unknown')
 ORDER BY sessions DESC, identifier, target
+LIMIT 200

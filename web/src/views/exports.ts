@@ -1,5 +1,6 @@
 // Export buttons for the per-user report: CSV and Excel, with the range on screen.
 
+import { USER_KEY } from '../api';
 import { h } from '../dom';
 import { icon } from '../icons';
 import type { ViewContext } from './context';
@@ -16,7 +17,7 @@ export function exportButtons(ctx: ViewContext): HTMLElement {
         b.disabled = true;
         b.setAttribute('aria-busy', 'true');
         try {
-          await ctx.api.download('api/v1/reports/usage', { ...ctx.usageParams, format }, name(format));
+          await ctx.api.download('api/v1/reports/usage', { primary_key: USER_KEY, ...ctx.usageParams, format }, name(format));
         } catch (e) {
           window.alert(`The ${label} export failed: ${(e as Error).message}`);
         } finally {

@@ -19,7 +19,7 @@ export function renderUsage(ctx: ViewContext): Child {
 /** When the range holds nothing but older data exists, say so and offer all time. */
 function periodNotice(ctx: ViewContext): Child {
   const { periodMetrics, allTimeMetrics, generalMetrics } = ctx.usage;
-  if (periodMetrics.sessionCount > 0 || allTimeMetrics.totalSessionCount === 0) return null;
+  if (periodMetrics.sessionCount > 0 || allTimeMetrics.totalSessionCount + allTimeMetrics.totalCiSessionCount === 0) return null;
   return h('div', { class: 'notice', role: 'status' },
     h('p', null, `No sessions in ${describeRange(ctx.range).toLowerCase()}. `,
       generalMetrics.lastOperatorEvent ? `The last operator event arrived ${new Date(generalMetrics.lastOperatorEvent).toUTCString()}.` : ''),
@@ -81,7 +81,8 @@ function cards(ctx: ViewContext): HTMLElement {
       value: formatInt(p.sessionCount),
       raw: p.sessionCount,
       sub: rangePhrase(range),
-      extra: spark('sessions', trends.dailySessions.map((d) => d.count), (v) => `${formatInt(v)} sessions`),
+      // The card counts exec and CI sessions; the trend's daily sessions are exec only.
+      extra: spark('sessions', trends.dailySessions.map((d, i) => d.count + (trends.dailyCiSessions[i]?.count ?? 0)), (v) => `${formatInt(v)} sessions`),
     }),
     card({
       id: 'time',
