@@ -31,6 +31,8 @@ pub enum BenchError {
     Ingest(#[from] ingest::IngestError),
     #[error("database error: {0}")]
     Db(#[from] duckdb::Error),
+    #[error("the benchmark's server: {0}")]
+    Serve(String),
 }
 
 /// One measured run.
@@ -335,20 +337,30 @@ pub fn load_generated(db: &str, events: usize, seed: u64) -> Result<Store, Bench
 }
 
 /// One HTTP/1.1 GET over a fresh connection; returns the time to the last byte.
-async fn http_get(addr: std::net::SocketAddr, path: &str, key: &str) -> std::io::Result<f64> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// One timed request, as a script would make it (a fresh connection each time).
+async fn http_get(
+    client: &reqwest::Client,
+    addr: std::net::SocketAddr,
+    path: &str,
+    key: &str,
+) -> Result<f64, BenchError> {
     let start = Instant::now();
-    let mut s = tokio::net::TcpStream::connect(addr).await?;
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: bench\r\nx-license-key: {key}\r\nConnection: close\r\n\r\n"
-    );
-    s.write_all(req.as_bytes()).await?;
-    let mut body = Vec::new();
-    s.read_to_end(&mut body).await?;
-    if !body.starts_with(b"HTTP/1.1 200") {
-        return Err(std::io::Error::other(
-            String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
-        ));
+    let response = client
+        .get(format!("http://{addr}{path}"))
+        .header("x-license-key", key)
+        .send()
+        .await
+        .map_err(|e| BenchError::Serve(e.to_string()))?;
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| BenchError::Serve(e.to_string()))?;
+    if !status.is_success() {
+        return Err(BenchError::Serve(format!(
+            "{path}: {status} {}",
+            String::from_utf8_lossy(&body[..body.len().min(200)])
+        )));
     }
     Ok(start.elapsed().as_secs_f64() * 1000.0)
 }
@@ -390,20 +402,16 @@ pub fn run_reports(
         report_settings: crate::analytics::reports::ReportSettings::default(),
         sql_permits: std::sync::Arc::new(tokio::sync::Semaphore::new(2)),
     };
-    let rt = tokio::runtime::Runtime::new().map_err(|e| BenchError::Write {
-        path: dir.to_path_buf(),
-        source: e,
-    })?;
+    let serve_err = |e: std::io::Error| BenchError::Serve(e.to_string());
+    let rt = tokio::runtime::Runtime::new().map_err(serve_err)?;
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .map_err(|e| BenchError::Write {
-            path: dir.to_path_buf(),
-            source: e,
-        })?;
-    let addr = listener.local_addr().map_err(|e| BenchError::Write {
-        path: dir.to_path_buf(),
-        source: e,
-    })?;
+        .map_err(serve_err)?;
+    let addr = listener.local_addr().map_err(serve_err)?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .map_err(|e| BenchError::Serve(e.to_string()))?;
     rt.spawn(async move { axum::serve(listener, crate::api::router(state)).await });
     let today = chrono::Utc::now().date_naive();
     let month_ago = (today - chrono::Duration::days(29)).and_hms_opt(0, 0, 0);
@@ -455,12 +463,7 @@ pub fn run_reports(
         let mut http = Vec::with_capacity(runs);
         let mut local = Vec::with_capacity(runs);
         for i in 0..runs + 2 {
-            let ms = rt
-                .block_on(http_get(addr, path, "bench"))
-                .map_err(|e| BenchError::Write {
-                    path: dir.to_path_buf(),
-                    source: e,
-                })?;
+            let ms = rt.block_on(http_get(&client, addr, path, "bench"))?;
             let start = Instant::now();
             query(&direct)?;
             let direct_ms = start.elapsed().as_secs_f64() * 1000.0;
