@@ -272,6 +272,8 @@ impl JiraConfig {
 /// Validates `config` and copies what the SQL reads into the database: the project filter
 /// and the webhook and REST sink switches into `settings`, the rules into `jira_rules`. `now`
 /// starts a sink's `since` the first time it is turned on. Also creates the REST sink's table.
+/// The key rules take effect with the store's next `refresh_views` (the macros hold them as
+/// constants, and the stored keys are recomputed when they changed).
 pub fn sync_settings(
     conn: &Connection,
     config: &JiraConfig,
@@ -370,6 +372,7 @@ mod tests {
     fn key_of(config: &JiraConfig, event: IncomingEvent) -> Option<String> {
         let mut store = crate::database::open(":memory:").unwrap();
         sync_settings(store.connection(), config, Utc::now()).unwrap();
+        store.refresh_views().unwrap();
         let id = event.event.session_id.clone().unwrap();
         store.append(&[event], &[], &[]).unwrap();
         store

@@ -88,7 +88,7 @@ const COLUMNS: &str = "session_id, started_at, ended_at, first_seen_at, last_see
      CAST(coalesce(list_sort(ports_stolen), []) AS VARCHAR) AS stolen, \
      CAST(coalesce(list_sort(ports_mirrored), []) AS VARCHAR) AS mirrored, \
      CAST(coalesce(list_sort(http_filters), []) AS VARCHAR) AS filters, copy_target, scale_down, trace_id, \
-     operator_version, event_count, jira_override";
+     operator_version, event_count, jira_override, kind, jira_key, start_at, closed_seconds, identity";
 
 /// `session_state` as a from-scratch aggregation of every stored event, written here
 /// independently of `fold_sessions.sql`. Within a session every descriptive field carries one
@@ -111,8 +111,30 @@ const SCRATCH: &str = "SELECT session_id,
         bool_or(kind = 'copy_target') AS copy_target, bool_or(scale_down) AS scale_down,
         min(trace_id) AS trace_id, min(operator_version) AS operator_version,
         count(*) AS event_count,
-        min(coalesce(attributes->>'jira_key', attributes->>'jira_issue')) AS jira_override
+        min(coalesce(attributes->>'jira_key', attributes->>'jira_issue')) AS jira_override,
+        -- The derived columns, by the rules as the README states them: an explicit CI marker,
+        -- else the CI service account ({CI_USER}); the first key in the override, else in the
+        -- branch; the start, else end minus duration, else the first event; the duration once
+        -- ended; the Kubernetes user, else name, host, client id.
+        CASE WHEN bool_or(ci) IS NOT NULL THEN CASE WHEN bool_or(ci) THEN 'ci' ELSE 'exec' END
+             WHEN coalesce(min(client_user), '') SIMILAR TO '{CI_USER}' THEN 'ci' ELSE 'exec' END AS kind,
+        coalesce(nullif(regexp_extract(min(coalesce(attributes->>'jira_key', attributes->>'jira_issue')), '[A-Z][A-Z0-9_]+-[1-9][0-9]*'), ''),
+                 nullif(regexp_extract(min(branch), '[A-Z][A-Z0-9_]+-[1-9][0-9]*'), '')) AS jira_key,
+        coalesce(min(timestamp) FILTER (WHERE kind = 'session_start'),
+                 max(timestamp) FILTER (WHERE kind = 'session_end')
+                   - to_seconds(coalesce(max(session_duration) FILTER (WHERE kind = 'session_end'), 0)),
+                 min(timestamp)) AS start_at,
+        CASE WHEN max(timestamp) FILTER (WHERE kind = 'session_end') IS NOT NULL THEN
+            coalesce(max(session_duration) FILTER (WHERE kind = 'session_end'),
+                     greatest(0, epoch(max(timestamp) FILTER (WHERE kind = 'session_end'))
+                                 - epoch(coalesce(min(timestamp) FILTER (WHERE kind = 'session_start'), min(timestamp)))))
+        END AS closed_seconds,
+        coalesce(min(client_user), min(client_name), min(client_hostname), min(client_id), 'unknown') AS identity
     FROM events WHERE session_id IS NOT NULL GROUP BY session_id";
+
+/// The CI service account the histories use for CI sessions without a marker, and a pattern
+/// (SQL `SIMILAR TO`) that the default `ci_user_regex` agrees with on these histories.
+const CI_ACCOUNT: &str = "system:serviceaccount:ci:mirrord-ci";
 
 /// A random history: sessions with and without a start or an end, open ones, old (abandoned)
 /// ones, descriptive fields missing on some events, ports, filters, Jira overrides.
@@ -151,7 +173,12 @@ fn history(rng: &mut impl rand::Rng, sessions: usize) -> Vec<IncomingEvent> {
             if described {
                 e.client_id = Some(format!("machine-{}", s % 5));
                 e.client_name = Some(format!("user{}", s % 4));
-                e.client_user = Some(format!("user{}@corp.example", s % 4));
+                // Every seventh session unmarked CI, known by its service account only.
+                e.client_user = Some(if s % 7 == 3 && ci.is_none() {
+                    CI_ACCOUNT.to_string()
+                } else {
+                    format!("user{}@corp.example", s % 4)
+                });
                 e.client_hostname = Some(format!("host-{}", s % 3));
                 e.target = Some(format!("deployment/api-{}/container/main", s % 3));
                 e.target_namespace = Some("shop".into());
@@ -189,8 +216,14 @@ fn history(rng: &mut impl rand::Rng, sessions: usize) -> Vec<IncomingEvent> {
 
 /// Rows of `session_state` and of the from-scratch aggregation that the other lacks.
 fn fold_differences(store: &Store) -> (i64, Vec<String>) {
+    fold_differences_with(store, "system:serviceaccount:[^:]+:mirrord-ci")
+}
+
+/// [`fold_differences`] with `ci_user` as the CI user pattern of the from-scratch side.
+fn fold_differences_with(store: &Store, ci_user: &str) -> (i64, Vec<String>) {
+    let scratch = SCRATCH.replace("{CI_USER}", ci_user);
     let query = format!(
-        "WITH scratch AS ({SCRATCH}),
+        "WITH scratch AS ({scratch}),
          a AS (SELECT {COLUMNS} FROM session_state), b AS (SELECT {COLUMNS} FROM scratch),
          d AS ((SELECT 'folded only' AS side, * FROM (FROM a EXCEPT ALL FROM b))
                UNION ALL (SELECT 'scratch only', * FROM (FROM b EXCEPT ALL FROM a)))
@@ -252,4 +285,55 @@ fn the_incremental_fold_equals_a_from_scratch_aggregation_for_any_order_batching
             );
         }
     }
+}
+
+/// A CI rule changed after the sessions were folded: the next `refresh_views` (what `serve`
+/// runs at start after copying the config into `settings`) recomputes every stored session's
+/// kind, and the result equals the from-scratch aggregation under the new rule.
+#[test]
+fn a_changed_ci_rule_recomputes_the_stored_kinds() {
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let events = history(&mut rng, 120);
+    let (first, rest) = events.split_at(events.len() * 3 / 5);
+    let mut store = mirrord_usage::database::open(":memory:").unwrap();
+    for chunk in first.chunks(50) {
+        store.append(chunk, &[], &[]).unwrap();
+    }
+    assert_eq!(fold_differences(&store).1, Vec::<String>::new());
+    let ci = |store: &Store| -> i64 {
+        store
+            .connection()
+            .query_row("SELECT count(*) FROM sessions WHERE kind = 'ci'", [], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    };
+    let before = ci(&store);
+    store
+        .connection()
+        .execute(
+            "UPDATE settings SET value = '^user1@corp[.]example$' WHERE key = 'ci_user_regex'",
+            [],
+        )
+        .unwrap();
+    store.refresh_views().unwrap();
+    let (count, differences) = fold_differences_with(&store, "user1@corp.example");
+    assert!(count > 0);
+    assert!(
+        differences.is_empty(),
+        "after the rule change:\n{}",
+        differences.join("\n")
+    );
+    assert_ne!(
+        ci(&store),
+        before,
+        "the new rule moved sessions between kinds"
+    );
+    // Later commits (new sessions and more events of folded ones) fold with the new rule.
+    for chunk in rest.chunks(50) {
+        store.append(chunk, &[], &[]).unwrap();
+    }
+    let (_, differences) = fold_differences_with(&store, "user1@corp.example");
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
 }

@@ -5,27 +5,52 @@
 -- a SQL literal (see Store::refresh_views). Regexes must be constants: DuckDB compiles a
 -- non-constant pattern once per row, which made a 50k-session report take 20 s.
 
--- One row per session. `started_at` is the Session Start time, or — for a session whose start
--- was never seen — its end minus its reported duration, or its first event.
-CREATE OR REPLACE VIEW sessions AS
-WITH cfg AS (
-    SELECT
-        coalesce(max(value) FILTER (WHERE key = 'ci_user_regex'), '$^') AS ci_user_re,
-        coalesce(max(value) FILTER (WHERE key = 'ci_name_regex'), '$^') AS ci_name_re,
-        coalesce(TRY_CAST(max(value) FILTER (WHERE key = 'abandon_after_seconds') AS DOUBLE), 86400) AS abandon_after,
-        coalesce(max(value) FILTER (WHERE key = 'jira_key_regex'), '[A-Z][A-Z0-9_]+-[1-9][0-9]*') AS jira_re,
-        string_split(nullif(max(value) FILTER (WHERE key = 'jira_project_keys'), ''), ',') AS jira_projects,
+-- The per-session rules, as macros with the settings rendered in as constants. The fold
+-- stores their answers in `session_state` (kind, jira_key, start_at, closed_seconds, identity)
+-- for the sessions a commit touches; the `define` step recomputes every session's when the
+-- rules change (`derive_all` in src/analytics/fold_sessions.sql).
+
+-- exec or ci: an explicit CI marker wins; otherwise the CI user/name patterns.
+CREATE OR REPLACE MACRO session_kind(ci_flag, client_user, client_name) AS CASE
+    WHEN ci_flag IS NOT NULL THEN CASE WHEN ci_flag THEN 'ci' ELSE 'exec' END
+    WHEN regexp_matches(coalesce(client_user, ''), {{ci_user_regex}})
+      OR regexp_matches(coalesce(client_name, ''), {{ci_name_regex}}) THEN 'ci'
+    ELSE 'exec'
+END;
+
+-- The Session Start time, or for a session whose start was never seen its end minus its
+-- reported duration, or its first event.
+CREATE OR REPLACE MACRO session_start(started_at, ended_at, reported_duration, first_seen_at) AS coalesce(
+    started_at,
+    ended_at - to_microseconds(CAST(round(coalesce(reported_duration, 0) * 1e6) AS BIGINT)),
+    first_seen_at
+);
+
+-- The duration of an ended session: the reported one, else end minus start. NULL while open.
+CREATE OR REPLACE MACRO session_closed_seconds(ended_at, reported_duration, started_at, first_seen_at) AS CASE
+    WHEN ended_at IS NOT NULL THEN coalesce(
+        reported_duration,
+        greatest(0, epoch(ended_at) - epoch(coalesce(started_at, first_seen_at))))
+END;
+
+-- The user a session is counted under: the Kubernetes user, else name, host, client id.
+CREATE OR REPLACE MACRO session_identity(client_user, client_name, client_hostname, client_id) AS
+    coalesce(client_user, client_name, client_hostname, client_id, 'unknown');
+
+-- The Jira key (see resolve_jira_key), with the key pattern, project filter and rules as they
+-- are now.
+CREATE OR REPLACE MACRO session_jira_key(jira_override, branch, client_user, client_name, client_hostname, client_id, first_start) AS
+    resolve_jira_key(jira_override, branch, client_user, client_name, client_hostname, client_id,
+        first_start, {{jira_key_regex}}, string_split(nullif({{jira_project_keys}}, ''), ','),
         (SELECT list({'user': "user", 'branch_glob': branch_glob, 'from_ts': from_ts, 'to_ts': to_ts, 'key': key}
-                     ORDER BY position) FROM jira_rules) AS jira_rules
-    FROM settings
-)
+                     ORDER BY position) FROM jira_rules));
+
+-- One row per session: the stored columns, the derived ones the fold keeps, and what depends
+-- on "now" (status, and the duration of an abandoned session).
+CREATE OR REPLACE VIEW sessions AS
 SELECT
     s.session_id,
-    coalesce(
-        s.started_at,
-        s.ended_at - to_microseconds(CAST(round(coalesce(s.reported_duration, 0) * 1e6) AS BIGINT)),
-        s.first_seen_at
-    ) AS started_at,
+    s.start_at AS started_at,
     s.ended_at,
     s.last_seen_at,
     CASE
@@ -34,19 +59,12 @@ SELECT
         ELSE 'open'
     END AS status,
     CASE
-        WHEN s.ended_at IS NOT NULL THEN coalesce(
-            s.reported_duration,
-            greatest(0, epoch(s.ended_at) - epoch(coalesce(s.started_at, s.first_seen_at))))
+        WHEN s.ended_at IS NOT NULL THEN s.closed_seconds
         WHEN epoch(CAST(current_timestamp AS TIMESTAMP)) - epoch(s.last_seen_at) > {{abandon_after_seconds}}
             THEN epoch(s.last_seen_at) - epoch(coalesce(s.started_at, s.first_seen_at))
     END AS duration_seconds,
-    CASE
-        WHEN s.ci_flag IS NOT NULL THEN CASE WHEN s.ci_flag THEN 'ci' ELSE 'exec' END
-        WHEN regexp_matches(coalesce(s.client_user, ''), {{ci_user_regex}})
-          OR regexp_matches(coalesce(s.client_name, ''), {{ci_name_regex}}) THEN 'ci'
-        ELSE 'exec'
-    END AS kind,
-    coalesce(s.client_user, s.client_name, s.client_hostname, s.client_id, 'unknown') AS "user",
+    s.kind,
+    s.identity AS "user",
     s.client_id,
     s.client_name,
     s.client_hostname,
@@ -58,8 +76,7 @@ SELECT
     s.target_namespace,
     s.target_container,
     s.branch,
-    resolve_jira_key(s.jira_override, s.branch, s.client_user, s.client_name, s.client_hostname, s.client_id,
-                     coalesce(s.started_at, s.first_seen_at), {{jira_key_regex}}, cfg.jira_projects, cfg.jira_rules) AS jira_key,
+    s.jira_key,
     coalesce(s.ports_stolen, []) AS ports_stolen,
     coalesce(s.ports_mirrored, []) AS ports_mirrored,
     coalesce(s.http_filters, []) AS http_filters,
@@ -68,7 +85,7 @@ SELECT
     s.trace_id,
     s.operator_version,
     s.event_count
-FROM session_state s, cfg;
+FROM session_state s;
 
 -- One row per user (client_user, falling back to name, hostname, client id).
 CREATE OR REPLACE VIEW users AS

@@ -47,56 +47,134 @@ GROUP BY session_id;
 
 -- name: touched
 -- The stored sessions the batch touches: rowids found through the narrow `skey` column, then
--- the session ids compared (a hash collision is not a match).
+-- the session ids compared (a hash collision is not a match). Each row is the session merged
+-- with the batch's aggregates, and its derived columns recomputed from the merged values.
 CREATE OR REPLACE TEMP TABLE fold_touched AS
 WITH hits AS (
     SELECT s.rowid AS rid, s.skey
     FROM session_state s
     SEMI JOIN fold_batch b ON s.skey = b.skey
+),
+merged AS (
+    SELECT
+        h.rid,
+        s.session_id,
+        least(s.started_at, b.started_at)                                  AS started_at,
+        greatest(s.ended_at, b.ended_at)                                   AS ended_at,
+        least(s.first_seen_at, b.first_seen_at)                            AS first_seen_at,
+        greatest(s.last_seen_at, b.last_seen_at)                           AS last_seen_at,
+        coalesce(b.reported_duration, s.reported_duration)                 AS reported_duration,
+        coalesce(s.client_id, b.client_id)                                 AS client_id,
+        coalesce(s.client_name, b.client_name)                             AS client_name,
+        coalesce(s.client_hostname, b.client_hostname)                     AS client_hostname,
+        coalesce(s.client_user, b.client_user)                             AS client_user,
+        coalesce(s.client_cli_version, b.client_cli_version)               AS client_cli_version,
+        coalesce(s.target, b.target)                                       AS target,
+        coalesce(s.target_type, b.target_type)                             AS target_type,
+        coalesce(s.target_name, b.target_name)                             AS target_name,
+        coalesce(s.target_namespace, b.target_namespace)                   AS target_namespace,
+        coalesce(s.target_container, b.target_container)                   AS target_container,
+        coalesce(s.branch, b.branch)                                       AS branch,
+        coalesce(s.ci_flag OR b.ci_flag, s.ci_flag, b.ci_flag)             AS ci_flag,
+        list_sort(list_distinct(list_concat(s.ports_stolen, b.ports_stolen)))     AS ports_stolen,
+        list_sort(list_distinct(list_concat(s.ports_mirrored, b.ports_mirrored))) AS ports_mirrored,
+        list_distinct(list_concat(s.http_filters, b.http_filters))         AS http_filters,
+        coalesce(s.copy_target, false) OR coalesce(b.copy_target, false)   AS copy_target,
+        coalesce(s.scale_down OR b.scale_down, s.scale_down, b.scale_down) AS scale_down,
+        coalesce(s.trace_id, b.trace_id)                                   AS trace_id,
+        coalesce(b.operator_version, s.operator_version)                   AS operator_version,
+        s.event_count + b.event_count                                      AS event_count,
+        coalesce(s.jira_override, b.jira_override)                         AS jira_override
+    FROM hits h
+    JOIN session_state s ON s.rowid = h.rid
+    JOIN fold_batch b ON b.skey = h.skey AND b.session_id = s.session_id
 )
-SELECT h.rid, b.*
-FROM hits h
-JOIN session_state s ON s.rowid = h.rid
-JOIN fold_batch b ON b.skey = h.skey AND b.session_id = s.session_id;
+SELECT
+    m.*,
+    session_kind(m.ci_flag, m.client_user, m.client_name)                                      AS kind,
+    session_jira_key(m.jira_override, m.branch, m.client_user, m.client_name, m.client_hostname,
+                     m.client_id, coalesce(m.started_at, m.first_seen_at))                     AS jira_key,
+    session_start(m.started_at, m.ended_at, m.reported_duration, m.first_seen_at)              AS start_at,
+    session_closed_seconds(m.ended_at, m.reported_duration, m.started_at, m.first_seen_at)     AS closed_seconds,
+    session_identity(m.client_user, m.client_name, m.client_hostname, m.client_id)             AS identity
+FROM merged m;
 
 -- name: update
--- Sessions already stored: merge the batch's aggregates into them.
+-- Sessions already stored: write the merged values.
 UPDATE session_state SET
-    started_at         = least(session_state.started_at, t.started_at),
-    ended_at           = greatest(session_state.ended_at, t.ended_at),
-    first_seen_at      = least(session_state.first_seen_at, t.first_seen_at),
-    last_seen_at       = greatest(session_state.last_seen_at, t.last_seen_at),
-    reported_duration  = coalesce(t.reported_duration, session_state.reported_duration),
-    client_id          = coalesce(session_state.client_id, t.client_id),
-    client_name        = coalesce(session_state.client_name, t.client_name),
-    client_hostname    = coalesce(session_state.client_hostname, t.client_hostname),
-    client_user        = coalesce(session_state.client_user, t.client_user),
-    client_cli_version = coalesce(session_state.client_cli_version, t.client_cli_version),
-    target             = coalesce(session_state.target, t.target),
-    target_type        = coalesce(session_state.target_type, t.target_type),
-    target_name        = coalesce(session_state.target_name, t.target_name),
-    target_namespace   = coalesce(session_state.target_namespace, t.target_namespace),
-    target_container   = coalesce(session_state.target_container, t.target_container),
-    branch             = coalesce(session_state.branch, t.branch),
-    ci_flag            = coalesce(session_state.ci_flag OR t.ci_flag, session_state.ci_flag, t.ci_flag),
-    ports_stolen       = list_sort(list_distinct(list_concat(session_state.ports_stolen, t.ports_stolen))),
-    ports_mirrored     = list_sort(list_distinct(list_concat(session_state.ports_mirrored, t.ports_mirrored))),
-    http_filters       = list_distinct(list_concat(session_state.http_filters, t.http_filters)),
-    copy_target        = coalesce(session_state.copy_target, false) OR coalesce(t.copy_target, false),
-    scale_down         = coalesce(session_state.scale_down OR t.scale_down, session_state.scale_down, t.scale_down),
-    trace_id           = coalesce(session_state.trace_id, t.trace_id),
-    operator_version   = coalesce(t.operator_version, session_state.operator_version),
-    event_count        = session_state.event_count + t.event_count,
-    jira_override      = coalesce(session_state.jira_override, t.jira_override)
+    started_at         = t.started_at,
+    ended_at           = t.ended_at,
+    first_seen_at      = t.first_seen_at,
+    last_seen_at       = t.last_seen_at,
+    reported_duration  = t.reported_duration,
+    client_id          = t.client_id,
+    client_name        = t.client_name,
+    client_hostname    = t.client_hostname,
+    client_user        = t.client_user,
+    client_cli_version = t.client_cli_version,
+    target             = t.target,
+    target_type        = t.target_type,
+    target_name        = t.target_name,
+    target_namespace   = t.target_namespace,
+    target_container   = t.target_container,
+    branch             = t.branch,
+    ci_flag            = t.ci_flag,
+    ports_stolen       = t.ports_stolen,
+    ports_mirrored     = t.ports_mirrored,
+    http_filters       = t.http_filters,
+    copy_target        = t.copy_target,
+    scale_down         = t.scale_down,
+    trace_id           = t.trace_id,
+    operator_version   = t.operator_version,
+    event_count        = t.event_count,
+    jira_override      = t.jira_override,
+    kind               = t.kind,
+    jira_key           = t.jira_key,
+    start_at           = t.start_at,
+    closed_seconds     = t.closed_seconds,
+    identity           = t.identity
 FROM fold_touched t
 WHERE session_state.rowid = t.rid;
 
 -- name: insert
--- Sessions new with this batch.
-INSERT INTO session_state
-SELECT b.* FROM fold_batch b
+-- Sessions new with this batch, with their derived columns.
+INSERT INTO session_state BY NAME
+SELECT
+    b.*,
+    session_kind(b.ci_flag, b.client_user, b.client_name)                                      AS kind,
+    session_jira_key(b.jira_override, b.branch, b.client_user, b.client_name, b.client_hostname,
+                     b.client_id, coalesce(b.started_at, b.first_seen_at))                     AS jira_key,
+    session_start(b.started_at, b.ended_at, b.reported_duration, b.first_seen_at)              AS start_at,
+    session_closed_seconds(b.ended_at, b.reported_duration, b.started_at, b.first_seen_at)     AS closed_seconds,
+    session_identity(b.client_user, b.client_name, b.client_hostname, b.client_id)             AS identity
+FROM fold_batch b
 WHERE NOT EXISTS (SELECT 1 FROM fold_touched t WHERE t.session_id = b.session_id);
 
 -- name: clean_up
 DROP TABLE fold_touched;
 DROP TABLE fold_batch;
+
+-- name: rules_fingerprint
+-- What the derived columns depend on besides the session itself: the rule settings and the
+-- Jira rules, with the version of the derivation. A change means `derive_all`.
+SELECT md5(concat_ws('|', 'derive-v1',
+    (SELECT string_agg(key || '=' || coalesce(value, '<null>'), ';' ORDER BY key) FROM settings
+     WHERE key IN ('ci_user_regex', 'ci_name_regex', 'jira_key_regex', 'jira_project_keys')),
+    (SELECT string_agg(concat_ws(',', position, "user", branch_glob, from_ts, to_ts, key), ';' ORDER BY position)
+     FROM jira_rules)));
+
+-- name: derived_fingerprint
+SELECT value FROM settings WHERE key = 'derived_rules';
+
+-- name: derive_all
+-- Every session's derived columns, recomputed with the rules as they are now.
+UPDATE session_state SET
+    kind           = session_kind(ci_flag, client_user, client_name),
+    jira_key       = session_jira_key(jira_override, branch, client_user, client_name, client_hostname,
+                                      client_id, coalesce(started_at, first_seen_at)),
+    start_at       = session_start(started_at, ended_at, reported_duration, first_seen_at),
+    closed_seconds = session_closed_seconds(ended_at, reported_duration, started_at, first_seen_at),
+    identity       = session_identity(client_user, client_name, client_hostname, client_id);
+
+-- name: remember_fingerprint
+INSERT OR REPLACE INTO settings VALUES ('derived_rules', $1);

@@ -8,7 +8,17 @@
 pub const FOLD_SQL: NamedSql = NamedSql::new(
     "src/analytics/fold_sessions.sql",
     include_str!("fold_sessions.sql"),
-    &["aggregate", "touched", "update", "insert", "clean_up"],
+    &[
+        "aggregate",
+        "touched",
+        "update",
+        "insert",
+        "clean_up",
+        "rules_fingerprint",
+        "derived_fingerprint",
+        "derive_all",
+        "remember_fingerprint",
+    ],
 );
 const FOLD_STEPS: [&str; 4] = ["touched", "update", "insert", "clean_up"];
 
@@ -39,10 +49,33 @@ pub fn fold(
     Ok(touched)
 }
 
-/// The store's `define` step: recreates the views with `settings` filled in as constants.
+/// The store's `define` step: recreates the rule macros and the views with `settings` filled
+/// in as constants, then, when the rules differ from the ones the stored derived columns were
+/// computed with, recomputes those for every session (one `UPDATE`, in a transaction).
 /// Needs `resolve_jira_key` (defined by the Jira step, registered before this one).
 pub fn define_views(conn: &Connection, settings: &Settings) -> Result<(), duckdb::Error> {
-    conn.execute_batch(&render_settings(VIEWS_SQL, settings))
+    conn.execute_batch(&render_settings(VIEWS_SQL, settings))?;
+    let now: String = conn.query_row(FOLD_SQL.get("rules_fingerprint"), [], |r| r.get(0))?;
+    let then: Option<String> = conn
+        .query_row(FOLD_SQL.get("derived_fingerprint"), [], |r| r.get(0))
+        .map(Some)
+        .or_else(|e| match e {
+            duckdb::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e),
+        })?;
+    if then.as_deref() != Some(now.as_str()) {
+        let started = std::time::Instant::now();
+        let tx = conn.unchecked_transaction()?;
+        let sessions = tx.execute(FOLD_SQL.get("derive_all"), [])?;
+        tx.execute(FOLD_SQL.get("remember_fingerprint"), [&now])?;
+        tx.commit()?;
+        tracing::info!(
+            sessions,
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "session rules changed: derived columns recomputed"
+        );
+    }
+    Ok(())
 }
 
 use base64::Engine;

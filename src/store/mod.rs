@@ -50,6 +50,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "session_key",
         include_str!("../../schemas/duckdb/004_session_key.sql"),
     ),
+    (
+        5,
+        "derived",
+        include_str!("../../schemas/duckdb/005_derived.sql"),
+    ),
 ];
 
 /// The `settings` table as key → value, for steps that render it into their SQL.
