@@ -148,6 +148,9 @@ pub struct PipelineStats {
     pub refused_full: AtomicU64,
     /// Duration of the last commit, in microseconds.
     pub last_commit_micros: AtomicU64,
+    /// The database's generation: bumped after every successful commit and every maintenance
+    /// job, before their senders are answered. Readers that cache results key them on it.
+    pub generation: AtomicU64,
 }
 
 impl PipelineStats {
@@ -267,8 +270,11 @@ impl PipelineHandle {
         F: FnOnce(&mut Store) -> T + Send + 'static,
     {
         let (done, rx) = oneshot::channel();
+        let stats = self.stats.clone();
         let job: MaintenanceJob = Box::new(move |store| {
-            let _ = done.send(job(store));
+            let out = job(store);
+            stats.generation.fetch_add(1, Ordering::Release);
+            let _ = done.send(out);
         });
         self.tx
             .send(Work::Maintain(job))
@@ -448,6 +454,7 @@ fn commit(
             stats.duplicates.fetch_add(s.duplicates, Ordering::Relaxed);
             stats.rejected.fetch_add(s.rejected, Ordering::Relaxed);
             stats.commits.fetch_add(1, Ordering::Relaxed);
+            stats.generation.fetch_add(1, Ordering::Release);
         }
         Err(e) => {
             span.record("otel.status_code", "ERROR");

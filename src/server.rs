@@ -265,6 +265,8 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
         sql_permits: Arc::new(tokio::sync::Semaphore::new(
             config.sql.max_concurrent.max(1),
         )),
+        report_cache: Default::default(),
+        scrape_cache: Default::default(),
     };
     let addr = format!("{}:{}", config.server.bind, config.server.port);
     let listener = tokio::net::TcpListener::bind(&addr)

@@ -290,12 +290,7 @@ fn http_ingest_accepts_object_array_and_ndjson_and_counts_once() {
 #[test]
 fn metrics_pass_promtool() {
     let (_dir, server) = demo_server();
-    let body = Server::client()
-        .get(server.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let body = server.metrics();
     for series in [
         "mirrord_sessions_create_total",
         "mirrord_ci_sessions_create_total",
@@ -496,4 +491,67 @@ fn the_flattened_sample_by_file_then_http_array_ndjson_and_objects_is_stored_onc
     assert_eq!(duplicates, 18);
     let (_, rows) = server.sql("select count(*) from events");
     assert_eq!(rows["rows"][0][0], 6, "{rows}");
+}
+
+/// The report cache: an unchanged database answers a repeated report from memory, a commit
+/// (here an HTTP ingest) makes the next answer a fresh one that includes it, and different
+/// parameters are different answers. `/metrics` reuses its database part the same way.
+#[test]
+fn reports_are_cached_until_the_next_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("db.duckdb"), &["--no-receivers"]);
+    let report = |path: &str| {
+        let r = Server::client()
+            .get(server.url(path))
+            .header("x-license-key", KEY)
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let hit = r.headers().get("x-mirrord-usage-cache").is_some();
+        let body: Value = r.json().unwrap();
+        (hit, body["allTimeMetrics"]["totalSessionCount"].as_i64())
+    };
+    let ingest = |id: &str| {
+        let line = serde_json::json!({"timestamp": "2026-04-01T10:00:00.000001Z", "level": "INFO",
+            "fields": {"message": "Session Start", "session_id": id, "client_id": "m1", "client_user": "ana@corp"},
+            "target": "operator::session"});
+        let r = Server::client()
+            .post(server.url("/api/v1/ingest"))
+            .header("x-license-key", ADMIN_KEY)
+            .header("content-type", "application/json")
+            .body(line.to_string())
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    };
+    let usage = "/api/v1/reports/usage";
+    assert_eq!(report(usage), (false, Some(0)), "first: computed");
+    assert_eq!(report(usage), (true, Some(0)), "again: from the cache");
+    assert_eq!(
+        report("/api/v1/reports/usage?primary_key=username"),
+        (false, Some(0)),
+        "other parameters: computed"
+    );
+    let created = || {
+        let body = server.metrics();
+        // Without user labels the family has one series, `mirrord_sessions_create_total{} N`.
+        body.lines()
+            .find(|l| l.starts_with("mirrord_sessions_create_total"))
+            .and_then(|l| l.rsplit(' ').next())
+            .map(|v| v.parse::<f64>().unwrap())
+    };
+    let scraped = created();
+    assert_eq!(created(), scraped, "an unchanged database scrapes the same");
+    ingest("C1");
+    assert_eq!(
+        report(usage),
+        (false, Some(1)),
+        "after a commit: the new session"
+    );
+    assert_eq!(report(usage), (true, Some(1)));
+    assert_eq!(
+        created(),
+        Some(scraped.unwrap_or(0.0) + 1.0),
+        "the scrape after a commit counts it"
+    );
 }

@@ -261,3 +261,48 @@ fn trends_are_sparse_exec_only_unless_dense_is_asked_for() {
     assert_eq!(dense.daily_sessions[2].count, 0);
     assert_eq!(dense.user_adoption[2].cumulative_users, 1);
 }
+
+#[test]
+fn the_operators_duration_histograms_have_its_names_and_count_closed_sessions_into_buckets() {
+    let store = store();
+    let registry =
+        mirrord_usage::api::metrics::registry(store.connection(), &Default::default(), 0, false)
+            .unwrap();
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("{series} missing from:\n{text}"))
+            .parse()
+            .unwrap()
+    };
+    // Exec: 900, 1800, 3600 s. Buckets are cumulative: a duration equal to a bound is in it.
+    assert_eq!(value("mirrord_sessions_duration_bucket{le=\"300.0\"}"), 0.0);
+    assert_eq!(value("mirrord_sessions_duration_bucket{le=\"900.0\"}"), 1.0);
+    assert_eq!(
+        value("mirrord_sessions_duration_bucket{le=\"1800.0\"}"),
+        2.0
+    );
+    assert_eq!(
+        value("mirrord_sessions_duration_bucket{le=\"3600.0\"}"),
+        3.0
+    );
+    assert_eq!(value("mirrord_sessions_duration_bucket{le=\"+Inf\"}"), 3.0);
+    assert_eq!(value("mirrord_sessions_duration_count"), 3.0);
+    assert_eq!(value("mirrord_sessions_duration_sum"), 6300.0);
+    // CI: one session of 1200 s.
+    assert_eq!(
+        value("mirrord_ci_sessions_duration_bucket{le=\"900.0\"}"),
+        0.0
+    );
+    assert_eq!(
+        value("mirrord_ci_sessions_duration_bucket{le=\"1800.0\"}"),
+        1.0
+    );
+    assert_eq!(value("mirrord_ci_sessions_duration_sum"), 1200.0);
+    assert_eq!(
+        value("mirrord_usage_session_duration_seconds_bucket{le=\"1800.0\",kind=\"exec\"}"),
+        2.0
+    );
+}

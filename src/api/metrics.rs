@@ -7,6 +7,7 @@
 //! `mirrord_usage_*` series the generated Grafana dashboard reads. Queries live in
 //! `metrics.sql`, one named query each.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::State;
@@ -15,10 +16,11 @@ use axum::response::{IntoResponse, Response};
 use duckdb::Connection;
 use duckdb::types::Value as DbValue;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
 
 use super::{ApiError, AppState};
@@ -33,6 +35,7 @@ pub const QUERIES: NamedSql = NamedSql::new(
         "sessions",
         "durations",
         "operator_sessions",
+        "operator_sessions_by_kind",
         "open_sessions",
         "active_users",
         "users",
@@ -52,10 +55,20 @@ type Labels = Vec<(String, String)>;
 
 /// Rows of a named query as text cells (last columns numeric).
 fn rows(conn: &Connection, name: &str) -> Result<Vec<Vec<DbValue>>, duckdb::Error> {
+    rows_with(conn, name, [])
+}
+
+/// [`rows`] with parameters.
+fn rows_with(
+    conn: &Connection,
+    name: &str,
+    params: impl duckdb::Params,
+) -> Result<Vec<Vec<DbValue>>, duckdb::Error> {
+    let started = std::time::Instant::now();
     let mut stmt = conn.prepare(QUERIES.get(name))?;
-    let n = stmt.column_count();
     let mut out = Vec::new();
-    let mut rows = stmt.query([])?;
+    let mut rows = stmt.query(params)?;
+    let n = rows.as_ref().map(|s| s.column_count()).unwrap_or(0);
     while let Some(r) = rows.next()? {
         out.push(
             (0..n)
@@ -63,6 +76,12 @@ fn rows(conn: &Connection, name: &str) -> Result<Vec<Vec<DbValue>>, duckdb::Erro
                 .collect::<Result<_, _>>()?,
         );
     }
+    tracing::debug!(
+        query = name,
+        rows = out.len(),
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "metrics query"
+    );
     Ok(out)
 }
 
@@ -124,17 +143,62 @@ fn gauge_family(
     reg.register(name, help, fam);
 }
 
+/// A histogram whose buckets the database counted: sum, count and the count of each bucket
+/// (not cumulative; the last bound is +Inf), as prometheus-client's own `Histogram` encodes.
+#[derive(Debug, Default)]
+struct CountedHistogram(std::sync::RwLock<Counted>);
+
+/// Sum, count, and each bucket's upper bound and count.
+type Counted = (f64, u64, Vec<(f64, u64)>);
+
+impl CountedHistogram {
+    fn new() -> Self {
+        let buckets = DURATION_BUCKETS
+            .iter()
+            .copied()
+            .chain([f64::INFINITY])
+            .map(|le| (le, 0))
+            .collect();
+        CountedHistogram(std::sync::RwLock::new((0.0, 0, buckets)))
+    }
+
+    /// Adds `count` durations summing to `sum` to bucket `index`.
+    fn add(&self, index: usize, count: u64, sum: f64) {
+        if let Ok(mut h) = self.0.write() {
+            h.0 += sum;
+            h.1 += count;
+            let last = h.2.len() - 1;
+            h.2[index.min(last)].1 += count;
+        }
+    }
+}
+
+impl TypedMetric for CountedHistogram {
+    const TYPE: MetricType = MetricType::Histogram;
+}
+
+impl EncodeMetric for CountedHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let h = self.0.read().map_err(|_| std::fmt::Error)?;
+        encoder.encode_histogram::<NoLabelSet>(h.0, h.1, &h.2, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
+    }
+}
+
 fn histograms(reg: &mut Registry, conn: &Connection) -> Result<(), duckdb::Error> {
-    let fam =
-        Family::<Labels, Histogram>::new_with_constructor(|| Histogram::new(DURATION_BUCKETS));
-    let exec = Histogram::new(DURATION_BUCKETS);
-    let ci = Histogram::new(DURATION_BUCKETS);
-    for r in rows(conn, "durations")? {
+    let fam = Family::<Labels, CountedHistogram>::new_with_constructor(CountedHistogram::new);
+    let exec = CountedHistogram::new();
+    let ci = CountedHistogram::new();
+    let bounds = format!("{DURATION_BUCKETS:?}");
+    for r in rows_with(conn, "durations", [&bounds])? {
         let kind = text(&r[0]);
-        let d = num(&r[1]);
+        let (index, count, sum) = (num(&r[1]) as usize, num(&r[2]) as u64, num(&r[3]));
         fam.get_or_create(&vec![("kind".into(), kind.clone())])
-            .observe(d);
-        if kind == "ci" { &ci } else { &exec }.observe(d);
+            .add(index, count, sum);
+        if kind == "ci" { &ci } else { &exec }.add(index, count, sum);
     }
     reg.register(
         "mirrord_usage_session_duration_seconds",
@@ -166,10 +230,23 @@ pub fn registry(
     user_labels: bool,
 ) -> Result<Registry, duckdb::Error> {
     let mut reg = Registry::default();
+    database_metrics(&mut reg, conn, stats, user_labels)?;
+    live_metrics(&mut reg, stats, queue_depth);
+    Ok(reg)
+}
+
+/// The series computed from the database: they change only when the writer commits (the
+/// duplicate count included), so a scrape at the same generation can reuse them.
+fn database_metrics(
+    reg: &mut Registry,
+    conn: &Connection,
+    stats: &PipelineStats,
+    user_labels: bool,
+) -> Result<(), duckdb::Error> {
     let target = ["kind", "namespace", "target_type", "target_name"];
     let sessions = rows(conn, "sessions")?;
     counter_family(
-        &mut reg,
+        reg,
         "mirrord_usage_sessions",
         "Sessions started",
         &target,
@@ -177,15 +254,22 @@ pub fn registry(
         4,
     );
     counter_family(
-        &mut reg,
+        reg,
         "mirrord_usage_session_seconds",
         "Total time of closed sessions",
         &target,
         &sessions,
         5,
     );
-    histograms(&mut reg, conn)?;
-    let op = rows(conn, "operator_sessions")?;
+    histograms(reg, conn)?;
+    let op = rows(
+        conn,
+        if user_labels {
+            "operator_sessions"
+        } else {
+            "operator_sessions_by_kind"
+        },
+    )?;
     let who: &[&str] = if user_labels {
         &["client_hostname", "client_name", "client_user", "user_id"]
     } else {
@@ -194,7 +278,7 @@ pub fn registry(
     let (ci_rows, exec_rows): (Vec<_>, Vec<_>) = op.into_iter().partition(|r| text(&r[0]) == "ci");
     let strip = |rs: Vec<Vec<DbValue>>| rs.into_iter().map(|r| r[1..].to_vec()).collect::<Vec<_>>();
     counter_family(
-        &mut reg,
+        reg,
         "mirrord_sessions_create",
         "Exec sessions created (operator-equivalent)",
         who,
@@ -202,7 +286,7 @@ pub fn registry(
         4,
     );
     counter_family(
-        &mut reg,
+        reg,
         "mirrord_ci_sessions_create",
         "CI sessions created (operator-equivalent)",
         who,
@@ -210,7 +294,7 @@ pub fn registry(
         4,
     );
     gauge_family(
-        &mut reg,
+        reg,
         "mirrord_usage_open_sessions",
         "Sessions running now",
         &["kind"],
@@ -218,7 +302,7 @@ pub fn registry(
         1,
     );
     gauge_family(
-        &mut reg,
+        reg,
         "mirrord_usage_active_users",
         "Distinct users seen in the window",
         &["window"],
@@ -228,7 +312,7 @@ pub fn registry(
     if user_labels {
         let users = rows(conn, "users")?;
         counter_family(
-            &mut reg,
+            reg,
             "mirrord_usage_user_sessions",
             "Sessions per user",
             &["user"],
@@ -236,7 +320,7 @@ pub fn registry(
             1,
         );
         counter_family(
-            &mut reg,
+            reg,
             "mirrord_usage_user_session_seconds",
             "Session time per user",
             &["user"],
@@ -245,7 +329,7 @@ pub fn registry(
         );
     }
     counter_family(
-        &mut reg,
+        reg,
         "mirrord_usage_port_events",
         "Port steal/mirror/release events",
         &["kind", "namespace", "target_name", "filtered"],
@@ -253,7 +337,7 @@ pub fn registry(
         4,
     );
     counter_family(
-        &mut reg,
+        reg,
         "mirrord_usage_copy_target",
         "Copy Target events",
         &["namespace", "target_name", "scale_down"],
@@ -261,7 +345,7 @@ pub fn registry(
         3,
     );
     counter_family(
-        &mut reg,
+        reg,
         "mirrord_usage_cli_version_sessions",
         "Sessions per mirrord CLI version",
         &["cli_version"],
@@ -269,7 +353,7 @@ pub fn registry(
         1,
     );
     counter_family(
-        &mut reg,
+        reg,
         "mirrord_usage_events",
         "Functional events stored",
         &["kind"],
@@ -277,22 +361,20 @@ pub fn registry(
         1,
     );
     gauge_family(
-        &mut reg,
+        reg,
         "mirrord_usage_jira_outbox",
         "Jira webhook pushes by state",
         &["state"],
         &rows(conn, "jira_outbox")?,
         1,
     );
-    ingest_metrics(&mut reg, conn, stats, queue_depth)?;
-    Ok(reg)
+    ingest_metrics(reg, conn, stats)
 }
 
 fn ingest_metrics(
     reg: &mut Registry,
     conn: &Connection,
     stats: &PipelineStats,
-    queue_depth: usize,
 ) -> Result<(), duckdb::Error> {
     let fam = Family::<Labels, Counter<f64, AtomicU64>>::default();
     let add = |source: String, outcome: &str, v: f64| {
@@ -318,23 +400,29 @@ fn ingest_metrics(
         "Records by source and outcome",
         fam,
     );
-    let g = |reg: &mut Registry, name: &str, help: &str, v: f64| {
-        let gauge = Gauge::<f64, AtomicU64>::default();
-        gauge.set(v);
-        reg.register(name, help, gauge);
-    };
-    g(
-        reg,
-        "mirrord_usage_queue_depth",
-        "Submissions waiting for the writer",
-        queue_depth as f64,
-    );
     let last = rows(conn, "last_event")?;
-    g(
+    gauge(
         reg,
         "mirrord_usage_last_event_timestamp_seconds",
         "Time of the newest stored event",
         last.first().map(|r| num(&r[0])).unwrap_or(0.0),
+    );
+    Ok(())
+}
+
+fn gauge(reg: &mut Registry, name: &str, help: &str, v: f64) {
+    let gauge = Gauge::<f64, AtomicU64>::default();
+    gauge.set(v);
+    reg.register(name, help, gauge);
+}
+
+/// The pipeline's own counters, read at every scrape.
+fn live_metrics(reg: &mut Registry, stats: &PipelineStats, queue_depth: usize) {
+    gauge(
+        reg,
+        "mirrord_usage_queue_depth",
+        "Submissions waiting for the writer",
+        queue_depth as f64,
     );
     let counters = [
         (
@@ -365,7 +453,38 @@ fn ingest_metrics(
         "How long the last commit took",
         latency,
     );
-    Ok(())
+}
+
+/// The database part of a scrape, encoded, per database generation (see [`super::cache`]).
+#[derive(Default)]
+pub struct ScrapeCache(std::sync::Mutex<Option<Scrape>>);
+
+/// Generation, whether user labels were on, when it was made, the encoded text.
+type Scrape = (u64, bool, std::time::Instant, Arc<str>);
+
+impl ScrapeCache {
+    fn get(&self, generation: u64, user_labels: bool) -> Option<Arc<str>> {
+        let guard = self.0.lock().ok()?;
+        let (g, labels, made, text) = guard.as_ref()?;
+        (*g == generation && *labels == user_labels && made.elapsed() <= super::cache::MAX_AGE)
+            .then(|| text.clone())
+    }
+
+    fn put(&self, generation: u64, user_labels: bool, text: Arc<str>) {
+        if let Ok(mut guard) = self.0.lock() {
+            *guard = Some((generation, user_labels, std::time::Instant::now(), text));
+        }
+    }
+}
+
+/// Encodes a registry as OpenMetrics text without its closing `# EOF`, so parts can be joined.
+fn encode_part(reg: &Registry) -> Result<String, ApiError> {
+    let mut out = String::new();
+    encode(&mut out, reg).map_err(|e| ApiError::internal(e.to_string()))?;
+    if let Some(body) = out.strip_suffix("# EOF\n") {
+        out.truncate(body.len());
+    }
+    Ok(out)
 }
 
 /// The classic Prometheus text format (0.0.4) from OpenMetrics text: counters are declared
@@ -427,14 +546,29 @@ pub async fn metrics(
         .unwrap_or(state.metrics_token.is_some());
     let stats = state.pipeline.stats.clone();
     let depth = state.pipeline.queue_depth();
-    let body = state
-        .read(move |conn| {
-            let reg = registry(conn, &stats, depth, user_labels)?;
-            let mut out = String::new();
-            encode(&mut out, &reg).map_err(|e| ApiError::internal(e.to_string()))?;
-            Ok(out)
-        })
-        .await?;
+    // Read before computing: a commit meanwhile leaves what is computed already stale.
+    let generation = stats.generation.load(Ordering::Acquire);
+    let database = match state.scrape_cache.get(generation, user_labels) {
+        Some(text) => text,
+        None => {
+            let stats = stats.clone();
+            let text: Arc<str> = state
+                .read(move |conn| {
+                    let mut reg = Registry::default();
+                    database_metrics(&mut reg, conn, &stats, user_labels)?;
+                    encode_part(&reg)
+                })
+                .await?
+                .into();
+            state
+                .scrape_cache
+                .put(generation, user_labels, text.clone());
+            text
+        }
+    };
+    let mut live = Registry::default();
+    live_metrics(&mut live, &stats, depth);
+    let body = format!("{database}{}# EOF\n", encode_part(&live)?);
     if openmetrics {
         Ok((
             [(

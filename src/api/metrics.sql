@@ -4,10 +4,18 @@ SELECT kind, coalesce(target_namespace, ''), coalesce(target_type, ''), coalesce
        count(*), coalesce(sum(duration_seconds) FILTER (WHERE status = 'closed'), 0)
 FROM sessions WHERE coalesce(target_name, '') NOT LIKE 'mirrord-copy-%' GROUP BY ALL;
 -- name: durations
-SELECT kind, duration_seconds FROM sessions WHERE status = 'closed' AND duration_seconds IS NOT NULL;
+-- Closed sessions counted into the duration histogram's buckets here, not one by one in Rust
+-- (a million rows cost most of a scrape): per kind and bucket (the number of upper bounds in
+-- $1 below the duration, so the first bucket whose bound is at or above it), count and sum.
+SELECT kind, length(list_filter(CAST($1 AS DOUBLE[]), lambda le: le < duration_seconds)),
+       count(*), sum(duration_seconds)
+FROM sessions WHERE status = 'closed' AND duration_seconds IS NOT NULL GROUP BY ALL;
 -- name: operator_sessions
 SELECT kind, coalesce(client_hostname, ''), coalesce(client_name, ''), coalesce(client_user, ''), coalesce(client_id, ''),
        count(*) FROM sessions GROUP BY ALL;
+-- name: operator_sessions_by_kind
+-- The same without the user labels (`[metrics] user_labels` off): one row per kind.
+SELECT kind, '', '', '', '', count(*) FROM sessions GROUP BY ALL;
 -- name: open_sessions
 SELECT kind, count(*) FROM sessions WHERE status = 'open' GROUP BY ALL;
 -- name: active_users

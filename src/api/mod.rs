@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cache;
 pub mod error;
 pub mod guard;
 pub mod ingest;
@@ -42,6 +43,10 @@ pub struct AppState {
     pub report_settings: ReportSettings,
     /// Turns for `POST /api/v1/sql`: `[sql] max_concurrent` queries run at once.
     pub sql_permits: Arc<tokio::sync::Semaphore>,
+    /// Report answers per database generation (see [`cache`]).
+    pub report_cache: Arc<cache::ReportCache>,
+    /// The database part of `/metrics` per database generation.
+    pub scrape_cache: Arc<metrics::ScrapeCache>,
 }
 
 impl AppState {
@@ -68,11 +73,14 @@ impl AppState {
 /// The whole HTTP app.
 pub fn router(state: AppState) -> Router {
     use axum::middleware::from_fn_with_state as layer;
-    let viewer = Router::new()
+    let reports = Router::new()
         .route("/api/v1/reports/usage", get(reports::usage))
         .route("/api/v1/reports/usage/trends", get(reports::trends))
         .route("/api/v1/reports/jira", get(reports::jira_all))
         .route("/api/v1/reports/jira/{key}", get(reports::jira_one))
+        .route_layer(layer(state.clone(), cache::cached));
+    let viewer = Router::new()
+        .merge(reports)
         .route("/api/v1/jira/status", get(jira::status))
         .route("/api/v1/sessions", get(reports::sessions))
         .route("/api/v1/dashboards/{vendor}", get(reports::dashboard))

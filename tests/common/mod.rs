@@ -175,6 +175,16 @@ impl Server {
             .unwrap()
     }
 
+    /// `GET /metrics` (no key: the test servers set no bearer token), the body.
+    pub fn metrics(&self) -> String {
+        Self::client()
+            .get(self.url("/metrics"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    }
+
     /// GET with the key; returns status and body.
     pub fn get(&self, path: &str) -> (u16, String) {
         let r = Self::client()
