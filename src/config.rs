@@ -269,18 +269,19 @@ pub struct SessionsConfig {
     /// A session with a start but no end becomes `abandoned` after this many seconds without events.
     pub abandon_after_seconds: u64,
     /// Regex over `client_user` that marks a CI session (when the record has no CI field).
+    /// The default is `crate::rules::CI_USER_GLOB` as a regex, the rule the generated
+    /// dashboards use; a different regex applies to the API, views and `/metrics` only.
     pub ci_user_regex: String,
-    /// Regex over `client_name` that marks a CI session.
+    /// Regex over `client_name` that marks a CI session (default: `crate::rules::CI_NAME_GLOB`).
     pub ci_name_regex: String,
 }
 
 impl Default for SessionsConfig {
     fn default() -> Self {
         SessionsConfig {
-            abandon_after_seconds: 86_400,
-            ci_user_regex:
-                "^system:serviceaccount:[^:]+:mirrord-ci$|(^|[^a-z])mirrord-ci([^a-z]|$)".into(),
-            ci_name_regex: "^mirrord-ci@|(^|[^a-z])mirrord-ci([^a-z]|$)".into(),
+            abandon_after_seconds: crate::rules::ABANDON_AFTER_SECONDS,
+            ci_user_regex: crate::rules::default_ci_user_regex(),
+            ci_name_regex: crate::rules::default_ci_name_regex(),
         }
     }
 }

@@ -57,8 +57,9 @@ pub const SETTINGS_SQL: NamedSql = NamedSql::new(
 /// The REST sink's own table and settings rows, created when the settings are synced.
 const REST_SCHEMA_SQL: &str = include_str!("jira/rest_schema.sql");
 
-/// A whole Jira issue key, e.g. `SHOP-123`.
-const ISSUE_KEY: &str = r"^[A-Z][A-Z0-9_]+-[1-9][0-9]*$";
+/// A whole Jira issue key, e.g. `SHOP-123`: [`crate::rules::JIRA_KEY_PATTERN`] over the value.
+static ISSUE_KEY: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("^{}$", crate::rules::JIRA_KEY_PATTERN));
 
 /// A project prefix, e.g. `SHOP`.
 const PROJECT_KEY: &str = r"^[A-Z][A-Z0-9_]+$";
@@ -184,7 +185,7 @@ pub struct JiraRule {
 /// assert!(!is_issue_key("shop-123") && !is_issue_key("SHOP-0") && !is_issue_key("S-1"));
 /// ```
 pub fn is_issue_key(s: &str) -> bool {
-    matches(ISSUE_KEY, s)
+    matches(&ISSUE_KEY, s)
 }
 
 fn matches(pattern: &str, s: &str) -> bool {

@@ -42,6 +42,7 @@ pub mod named_sql;
 pub mod ops;
 pub mod parse;
 pub mod pipeline;
+pub mod rules;
 pub mod secret;
 pub mod server;
 pub mod sources;

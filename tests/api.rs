@@ -16,6 +16,7 @@ const API_ROUTES: &[(&str, &str, bool)] = &[
     ("GET", "/api/v1/reports/jira/SHOP-1", false),
     ("GET", "/api/v1/jira/status", false),
     ("GET", "/api/v1/sessions", false),
+    ("GET", "/api/v1/usage/sessions", false),
     ("GET", "/api/v1/dashboards/grafana-prometheus", false),
     ("POST", "/api/v1/sql", true),
     ("POST", "/api/v1/ingest", true),
@@ -180,6 +181,15 @@ fn usage_report_formats_and_errors() {
     let (status, body) = server.get("/api/v1/reports/usage?from=yesterday");
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("not a date"));
+    let (status, body) = server.get("/api/v1/usage/sessions?cursor=");
+    assert_eq!(status, 400, "an empty cursor: {body}");
+    let page = server.get_json("/api/v1/usage/sessions?limit=2");
+    assert_eq!(page["sessions"].as_array().unwrap().len(), 2);
+    let next = page["nextCursor"]
+        .as_str()
+        .expect("a non-empty page has a cursor");
+    let (status, _) = server.get(&format!("/api/v1/usage/sessions?limit=2&cursor={next}"));
+    assert_eq!(status, 200);
     let (status, _) = server.get("/api/v1/reports/usage/trends?days=0");
     assert_eq!(status, 400);
     let (status, _) = server.get("/api/v1/reports/usage/trends?days=3651");

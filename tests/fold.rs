@@ -88,7 +88,7 @@ const COLUMNS: &str = "session_id, started_at, ended_at, first_seen_at, last_see
      CAST(coalesce(list_sort(ports_stolen), []) AS VARCHAR) AS stolen, \
      CAST(coalesce(list_sort(ports_mirrored), []) AS VARCHAR) AS mirrored, \
      CAST(coalesce(list_sort(http_filters), []) AS VARCHAR) AS filters, copy_target, scale_down, trace_id, \
-     operator_version, event_count, jira_override, kind, jira_key, start_at, closed_seconds, identity";
+     operator_version, event_count, jira_override, cluster, kind, jira_key, start_at, closed_seconds, identity";
 
 /// `session_state` as a from-scratch aggregation of every stored event, written here
 /// independently of `fold_sessions.sql`. Within a session every descriptive field carries one
@@ -112,6 +112,7 @@ const SCRATCH: &str = "SELECT session_id,
         min(trace_id) AS trace_id, min(operator_version) AS operator_version,
         count(*) AS event_count,
         min(coalesce(attributes->>'jira_key', attributes->>'jira_issue')) AS jira_override,
+        min(cluster) AS cluster,
         -- The derived columns, by the rules as the README states them: an explicit CI marker,
         -- else the CI service account ({CI_USER}); the first key in the override, else in the
         -- branch; the start, else end minus duration, else the first event; the duration once
@@ -185,6 +186,7 @@ fn history(rng: &mut impl rand::Rng, sessions: usize) -> Vec<IncomingEvent> {
                 e.branch = Some(format!("feature/SHOP-{s}"));
                 e.operator_version = Some("3.170.0".into());
                 e.trace_id = Some(format!("trace-{s}"));
+                e.cluster = (s % 3 != 0).then(|| format!("cluster-{}", s % 2));
                 e.ci = ci;
             }
             if let Some(key) = &jira
@@ -313,7 +315,7 @@ fn a_changed_ci_rule_recomputes_the_stored_kinds() {
     store
         .connection()
         .execute(
-            "UPDATE settings SET value = '^user1@corp[.]example$' WHERE key = 'ci_user_regex'",
+            "INSERT OR REPLACE INTO settings VALUES ('ci_user_regex', '^user1@corp[.]example$')",
             [],
         )
         .unwrap();

@@ -126,9 +126,9 @@ struct Truth {
 /// Sessions computed straight from events, with the rules the report states.
 fn truth(events: &[OperatorEvent], now: NaiveDateTime) -> HashMap<String, Truth> {
     let ci_user =
-        Regex::new("^system:serviceaccount:[^:]+:mirrord-ci$|(^|[^a-z])mirrord-ci([^a-z]|$)")
-            .unwrap();
-    let ci_name = Regex::new("^mirrord-ci@|(^|[^a-z])mirrord-ci([^a-z]|$)").unwrap();
+        // The rule as documented: a CI API key's service account, or its certificate name.
+        Regex::new("^system:serviceaccount:[^:]+:mirrord-ci$").unwrap();
+    let ci_name = Regex::new("^mirrord-ci@").unwrap();
     let mut by_session: BTreeMap<String, Vec<&OperatorEvent>> = BTreeMap::new();
     let mut seen = HashSet::new();
     for e in events {

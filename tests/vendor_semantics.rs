@@ -306,3 +306,67 @@ fn the_operators_duration_histograms_have_its_names_and_count_closed_sessions_in
         2.0
     );
 }
+
+#[test]
+fn cloud_session_rows_page_oldest_first_and_reconcile_with_the_report() {
+    use mirrord_usage::analytics::sessions::{UsageSessionQuery, usage_sessions};
+    let store = store();
+    let page = |cursor: Option<String>| {
+        usage_sessions(
+            store.connection(),
+            &UsageSessionQuery {
+                cursor,
+                limit: Some(3),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    // Oldest first: s1 (D 10:00), s3 (D 11:00), s4 (D 12:00), then s2 (D+1 09:00).
+    let first = page(None);
+    let ids: Vec<&str> = first.sessions.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["s1", "s3", "s4"]);
+    let s1 = serde_json::to_value(&first.sessions[0]).unwrap();
+    assert_eq!(s1["startedAt"], "2026-03-02T10:00:00Z");
+    assert_eq!(s1["stoppedAt"], "2026-03-02T10:30:00Z");
+    assert_eq!(s1["durationSeconds"], 1800.0);
+    assert_eq!(s1["kind"], "exec");
+    assert_eq!(
+        s1["user"],
+        serde_json::json!({"id": "m1", "kubernetesUsername": "alice@k8s",
+                           "clientUsername": "alice", "clientHostname": "h1"})
+    );
+    assert_eq!(
+        s1["target"],
+        serde_json::json!({"namespace": "shop", "kind": "deployment", "name": "api", "container": "main"})
+    );
+    assert_eq!(first.sessions[2].kind, "ci");
+    let second = page(first.next_cursor.clone());
+    let ids: Vec<&str> = second.sessions.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["s2"]);
+    assert!(second.next_cursor.is_some(), "every non-empty page has one");
+    let end = page(second.next_cursor.clone());
+    assert!(
+        end.sessions.is_empty() && end.next_cursor.is_none(),
+        "the first empty page is the end"
+    );
+    // Grouped by kind, the rows are the report's counts.
+    let all = usage(&store, Period::default(), PrimaryKey::MachineId);
+    let rows: Vec<_> = first.sessions.iter().chain(&second.sessions).collect();
+    let exec = rows.iter().filter(|r| r.kind == "exec").count() as i64;
+    assert_eq!(exec, all.all_time_metrics.total_session_count);
+    assert_eq!(rows.len() as i64 - exec, all.ci_metrics.total_ci_sessions);
+    // An empty cursor and an out-of-range limit are bad parameters.
+    for bad in [
+        UsageSessionQuery {
+            cursor: Some(String::new()),
+            ..Default::default()
+        },
+        UsageSessionQuery {
+            limit: Some(1001),
+            ..Default::default()
+        },
+    ] {
+        assert!(usage_sessions(store.connection(), &bad).is_err());
+    }
+}

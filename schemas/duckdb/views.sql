@@ -37,6 +37,14 @@ END;
 CREATE OR REPLACE MACRO session_identity(client_user, client_name, client_hostname, client_id) AS
     coalesce(client_user, client_name, client_hostname, client_id, 'unknown');
 
+-- How long a session left open stays `open` before it counts as abandoned: the setting, else
+-- the rule's default (src/rules.rs).
+CREATE OR REPLACE MACRO abandon_after_seconds() AS coalesce(
+    TRY_CAST({{abandon_after_seconds}} AS DOUBLE), TRY_CAST({{default_abandon_after_seconds}} AS DOUBLE));
+
+-- Copy Target's own pods (src/rules.rs): never counted as targets.
+CREATE OR REPLACE MACRO is_copy_pod(target_name) AS starts_with(coalesce(target_name, ''), {{copy_pod_prefix}});
+
 -- The Jira key (see resolve_jira_key), with the key pattern, project filter and rules as they
 -- are now.
 CREATE OR REPLACE MACRO session_jira_key(jira_override, branch, client_user, client_name, client_hostname, client_id, first_start) AS
@@ -55,12 +63,12 @@ SELECT
     s.last_seen_at,
     CASE
         WHEN s.ended_at IS NOT NULL THEN 'closed'
-        WHEN epoch(CAST(current_timestamp AS TIMESTAMP)) - epoch(s.last_seen_at) > {{abandon_after_seconds}} THEN 'abandoned'
+        WHEN epoch(CAST(current_timestamp AS TIMESTAMP)) - epoch(s.last_seen_at) > abandon_after_seconds() THEN 'abandoned'
         ELSE 'open'
     END AS status,
     CASE
         WHEN s.ended_at IS NOT NULL THEN s.closed_seconds
-        WHEN epoch(CAST(current_timestamp AS TIMESTAMP)) - epoch(s.last_seen_at) > {{abandon_after_seconds}}
+        WHEN epoch(CAST(current_timestamp AS TIMESTAMP)) - epoch(s.last_seen_at) > abandon_after_seconds()
             THEN epoch(s.last_seen_at) - epoch(coalesce(s.started_at, s.first_seen_at))
     END AS duration_seconds,
     s.kind,
@@ -84,7 +92,8 @@ SELECT
     s.scale_down,
     s.trace_id,
     s.operator_version,
-    s.event_count
+    s.event_count,
+    s.cluster
 FROM session_state s;
 
 -- One row per user (client_user, falling back to name, hostname, client id).
@@ -101,7 +110,7 @@ SELECT
 FROM sessions
 GROUP BY "user";
 
--- One row per target; copy-target pods (mirrord-copy-*) are never targets.
+-- One row per target; copy-target pods are never targets.
 CREATE OR REPLACE VIEW targets AS
 SELECT
     target_namespace AS namespace,
@@ -113,7 +122,7 @@ SELECT
     min(started_at) AS first_used,
     max(started_at) AS last_used
 FROM sessions
-WHERE coalesce(target_name, '') NOT LIKE 'mirrord-copy-%'
+WHERE NOT is_copy_pod(target_name)
 GROUP BY ALL;
 
 -- One row per day with activity.

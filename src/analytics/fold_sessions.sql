@@ -40,6 +40,7 @@ SELECT
     any_value(operator_version)                                              AS operator_version,
     count(*)                                                                 AS event_count,
     any_value(coalesce(attributes->>'jira_key', attributes->>'jira_issue'))  AS jira_override,
+    any_value(cluster)                                                       AS cluster,
     md5_number_lower(session_id) AS skey
 FROM events
 WHERE ingested_at = $1 AND session_id IS NOT NULL
@@ -84,7 +85,8 @@ merged AS (
         coalesce(s.trace_id, b.trace_id)                                   AS trace_id,
         coalesce(b.operator_version, s.operator_version)                   AS operator_version,
         s.event_count + b.event_count                                      AS event_count,
-        coalesce(s.jira_override, b.jira_override)                         AS jira_override
+        coalesce(s.jira_override, b.jira_override)                         AS jira_override,
+        coalesce(s.cluster, b.cluster)                                     AS cluster
     FROM hits h
     JOIN session_state s ON s.rowid = h.rid
     JOIN fold_batch b ON b.skey = h.skey AND b.session_id = s.session_id
@@ -128,6 +130,7 @@ UPDATE session_state SET
     operator_version   = t.operator_version,
     event_count        = t.event_count,
     jira_override      = t.jira_override,
+    cluster            = t.cluster,
     kind               = t.kind,
     jira_key           = t.jira_key,
     start_at           = t.start_at,
@@ -155,11 +158,10 @@ DROP TABLE fold_touched;
 DROP TABLE fold_batch;
 
 -- name: rules_fingerprint
--- What the derived columns depend on besides the session itself: the rule settings and the
--- Jira rules, with the version of the derivation. A change means `derive_all`.
-SELECT md5(concat_ws('|', 'derive-v1',
-    (SELECT string_agg(key || '=' || coalesce(value, '<null>'), ';' ORDER BY key) FROM settings
-     WHERE key IN ('ci_user_regex', 'ci_name_regex', 'jira_key_regex', 'jira_project_keys')),
+-- What the derived columns depend on besides the session itself: the rule settings in effect
+-- ($1, as rendered into the macros) and the Jira rules, with the version of the derivation. A
+-- change means `derive_all`.
+SELECT md5(concat_ws('|', 'derive-v1', $1::VARCHAR,
     (SELECT string_agg(concat_ws(',', position, "user", branch_glob, from_ts, to_ts, key), ';' ORDER BY position)
      FROM jira_rules)));
 

@@ -49,13 +49,53 @@ pub fn fold(
     Ok(touched)
 }
 
+/// `settings` with the rules' own values (src/rules.rs) added for the macros, and their
+/// defaults where a setting is absent.
+fn with_rule_defaults(settings: &Settings) -> Settings {
+    use crate::rules;
+    let mut values = settings.clone();
+    let defaults = [
+        ("ci_user_regex", rules::default_ci_user_regex()),
+        ("ci_name_regex", rules::default_ci_name_regex()),
+        ("jira_key_regex", rules::JIRA_KEY_PATTERN.to_string()),
+        (
+            "abandon_after_seconds",
+            rules::ABANDON_AFTER_SECONDS.to_string(),
+        ),
+    ];
+    for (key, value) in defaults {
+        if values.get(key).cloned().flatten().is_none() {
+            values.insert(key.into(), Some(value));
+        }
+    }
+    values.insert(
+        "copy_pod_prefix".into(),
+        Some(rules::COPY_POD_PREFIX.into()),
+    );
+    values.insert(
+        "default_abandon_after_seconds".into(),
+        Some(rules::ABANDON_AFTER_SECONDS.to_string()),
+    );
+    values
+}
+
 /// The store's `define` step: recreates the rule macros and the views with `settings` filled
 /// in as constants, then, when the rules differ from the ones the stored derived columns were
 /// computed with, recomputes those for every session (one `UPDATE`, in a transaction).
 /// Needs `resolve_jira_key` (defined by the Jira step, registered before this one).
 pub fn define_views(conn: &Connection, settings: &Settings) -> Result<(), duckdb::Error> {
-    conn.execute_batch(&render_settings(VIEWS_SQL, settings))?;
-    let now: String = conn.query_row(FOLD_SQL.get("rules_fingerprint"), [], |r| r.get(0))?;
+    let values = with_rule_defaults(settings);
+    conn.execute_batch(&render_settings(VIEWS_SQL, &values))?;
+    // What the derived columns depend on, as rendered: the CI and Jira settings in effect.
+    let rules = [
+        "ci_user_regex",
+        "ci_name_regex",
+        "jira_key_regex",
+        "jira_project_keys",
+    ]
+    .map(|k| format!("{k}={:?}", values.get(k).cloned().flatten()))
+    .join(";");
+    let now: String = conn.query_row(FOLD_SQL.get("rules_fingerprint"), [&rules], |r| r.get(0))?;
     let then: Option<String> = conn
         .query_row(FOLD_SQL.get("derived_fingerprint"), [], |r| r.get(0))
         .map(Some)
@@ -226,6 +266,138 @@ pub fn list(conn: &Connection, q: &SessionQuery) -> Result<SessionPage, ListErro
         None
     };
     Ok(SessionPage {
+        sessions: rows.into_iter().map(|(_, r)| r).collect(),
+        next_cursor,
+    })
+}
+
+/// Paging of `GET /api/v1/usage/sessions` (the vendor's cloud usage API).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UsageSessionQuery {
+    /// `nextCursor` of the previous page; absent for the first page, never empty.
+    pub cursor: Option<String>,
+    /// Rows per page: default 500, at most 1000.
+    pub limit: Option<usize>,
+    /// Ours: only sessions that started in this window (see [`crate::analytics::period`]).
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// Who ran a session, as the vendor names it.
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageUser {
+    /// The machine (client) id.
+    pub id: Option<String>,
+    pub kubernetes_username: Option<String>,
+    /// The user name on the user's machine (`client_name` in the logs).
+    pub client_username: Option<String>,
+    pub client_hostname: Option<String>,
+}
+
+/// What a session targeted.
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageTarget {
+    pub namespace: Option<String>,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub container: Option<String>,
+}
+
+/// One session row of the cloud usage API.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageSessionRow {
+    pub id: String,
+    pub started_at: Option<String>,
+    pub stopped_at: Option<String>,
+    pub duration_seconds: Option<f64>,
+    /// `exec` or `ci`.
+    pub kind: String,
+    pub cluster_id: Option<String>,
+    /// Omitted when nothing about the user is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<UsageUser>,
+    pub target: UsageTarget,
+}
+
+/// A page of session rows, oldest first. Every non-empty page has a `nextCursor`; the first
+/// empty page is the end.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageSessionPage {
+    pub sessions: Vec<UsageSessionRow>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// One page of `GET /api/v1/usage/sessions`.
+pub fn usage_sessions(
+    conn: &Connection,
+    q: &UsageSessionQuery,
+) -> Result<UsageSessionPage, ListError> {
+    let limit = q.limit.unwrap_or(500);
+    if !(1..=1000).contains(&limit) {
+        return Err(ListError::BadRequest(
+            "`limit` must be between 1 and 1000".into(),
+        ));
+    }
+    let (cur_t, cur_id) = match q.cursor.as_deref() {
+        Some("") => {
+            return Err(ListError::BadRequest(
+                "`cursor` is empty: pass the previous page's nextCursor, or none for the first page"
+                    .into(),
+            ));
+        }
+        Some(c) => {
+            let (t, id) = decode_cursor(c)?;
+            (Some(t), Some(id))
+        }
+        None => (None, None),
+    };
+    let crate::analytics::period::Period { from, to } =
+        crate::analytics::period::Period::parse(q.from.as_deref(), q.to.as_deref())
+            .map_err(|e| ListError::BadRequest(e.to_string()))?;
+    let limit = limit as i64;
+    let params: [&dyn ToSql; 5] = [&cur_t, &cur_id, &limit, &from, &to];
+    let mut stmt = conn.prepare(include_str!("sql/usage_sessions.sql"))?;
+    let rows: Vec<(i64, UsageSessionRow)> = stmt
+        .query_map(&params[..], |r| {
+            let user = UsageUser {
+                id: r.get(7)?,
+                kubernetes_username: r.get(8)?,
+                client_username: r.get(9)?,
+                client_hostname: r.get(10)?,
+            };
+            let known = user.id.is_some()
+                || user.kubernetes_username.is_some()
+                || user.client_username.is_some()
+                || user.client_hostname.is_some();
+            Ok((
+                r.get::<_, i64>(0)?,
+                UsageSessionRow {
+                    id: r.get(1)?,
+                    started_at: ts(r.get(2)?),
+                    stopped_at: ts(r.get(3)?),
+                    duration_seconds: r.get(4)?,
+                    kind: r.get(5)?,
+                    cluster_id: r.get(6)?,
+                    user: known.then_some(user),
+                    target: UsageTarget {
+                        namespace: r.get(11)?,
+                        kind: r.get(12)?,
+                        name: r.get(13)?,
+                        container: r.get(14)?,
+                    },
+                },
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    let next_cursor = rows
+        .last()
+        .map(|(t, r)| URL_SAFE_NO_PAD.encode(format!("{t}|{}", r.id)));
+    Ok(UsageSessionPage {
         sessions: rows.into_iter().map(|(_, r)| r).collect(),
         next_cursor,
     })

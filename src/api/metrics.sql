@@ -2,7 +2,7 @@
 -- name: sessions
 SELECT kind, coalesce(target_namespace, ''), coalesce(target_type, ''), coalesce(target_name, ''),
        count(*), coalesce(sum(duration_seconds) FILTER (WHERE status = 'closed'), 0)
-FROM sessions WHERE coalesce(target_name, '') NOT LIKE 'mirrord-copy-%' GROUP BY ALL;
+FROM sessions WHERE NOT is_copy_pod(target_name) GROUP BY ALL;
 -- name: durations
 -- Closed sessions counted into the duration histogram's buckets here, not one by one in Rust
 -- (a million rows cost most of a scrape): per kind and bucket (the number of upper bounds in

@@ -83,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .merge(reports)
         .route("/api/v1/jira/status", get(jira::status))
         .route("/api/v1/sessions", get(reports::sessions))
+        .route("/api/v1/usage/sessions", get(reports::usage_sessions))
         .route("/api/v1/dashboards/{vendor}", get(reports::dashboard))
         .route_layer(layer(state.clone(), auth::require_viewer));
     let admin = Router::new()

@@ -189,18 +189,32 @@ pub async fn jira_one(
     }
 }
 
+/// A listing's bad parameter is a 400; a database failure, a 500.
+fn list_error(e: session_list::ListError) -> ApiError {
+    match e {
+        session_list::ListError::BadRequest(m) => ApiError::bad_request(m),
+        session_list::ListError::Store(e) => e.into(),
+    }
+}
+
 /// `GET /api/v1/sessions`.
 pub async fn sessions(
     State(state): State<AppState>,
     Query(q): Query<session_list::SessionQuery>,
 ) -> Result<Response, ApiError> {
     let page = state
-        .read(move |c| {
-            session_list::list(c, &q).map_err(|e| match e {
-                session_list::ListError::BadRequest(m) => ApiError::bad_request(m),
-                session_list::ListError::Store(e) => e.into(),
-            })
-        })
+        .read(move |c| session_list::list(c, &q).map_err(list_error))
+        .await?;
+    Ok(Json(page).into_response())
+}
+
+/// `GET /api/v1/usage/sessions`: session rows as the vendor's cloud usage API lists them.
+pub async fn usage_sessions(
+    State(state): State<AppState>,
+    Query(q): Query<session_list::UsageSessionQuery>,
+) -> Result<Response, ApiError> {
+    let page = state
+        .read(move |c| session_list::usage_sessions(c, &q).map_err(list_error))
         .await?;
     Ok(Json(page).into_response())
 }

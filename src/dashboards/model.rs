@@ -7,6 +7,8 @@
 //! `Query` into their own query language; none of them lists panels of its own. Adding a panel
 //! means adding one entry to [`PANELS`].
 
+use crate::rules;
+
 /// A functional event the operator logs, known by its current and its legacy message name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
@@ -139,11 +141,12 @@ pub enum Cond {
     Any(&'static [Cond]),
 }
 
-/// How CI sessions are told apart in logs, which carry no CI marker: the Kubernetes user of a CI
-/// API key is `system:serviceaccount:<ns>:mirrord-ci`, its certificate name `mirrord-ci@<org>`.
+/// How CI sessions are told apart in logs, which carry no CI marker: the rule of
+/// [`crate::rules`] (the Kubernetes user of a CI API key, or its certificate name), the same
+/// one the API's default `[sessions]` regexes are made from.
 pub const CI_SESSION: Cond = Cond::Any(&[
-    Cond::Glob(Field::ClientUser, "system:serviceaccount:*:mirrord-ci"),
-    Cond::Glob(Field::ClientName, "mirrord-ci@*"),
+    Cond::Glob(Field::ClientUser, rules::CI_USER_GLOB),
+    Cond::Glob(Field::ClientName, rules::CI_NAME_GLOB),
 ]);
 
 /// Sessions that are not CI sessions.
@@ -153,7 +156,7 @@ pub const EXEC_SESSION: Cond = Cond::Not(&CI_SESSION);
 pub const SESSION_KINDS: [(&str, Cond); 2] = [("exec", EXEC_SESSION), ("ci", CI_SESSION)];
 
 /// Copy-target pods (`mirrord-copy-*`) are the operator's own, not targets users chose.
-pub const NOT_COPY_POD: Cond = Cond::Not(&Cond::Glob(Field::TargetName, "mirrord-copy-*"));
+pub const NOT_COPY_POD: Cond = Cond::Not(&Cond::Glob(Field::TargetName, rules::COPY_POD_GLOB));
 
 /// What a query computes over the matching events.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -558,26 +561,7 @@ pub fn render_cond(cond: Cond, negate: bool, syntax: &CondSyntax<'_>) -> String 
     }
 }
 
-/// A glob as a regular expression (RE2 and Rust `regex` syntax): `*` becomes `.*`, the rest
-/// is literal.
-pub fn glob_to_regex(glob: &str) -> String {
-    glob.split('*')
-        .map(regex_escape)
-        .collect::<Vec<_>>()
-        .join(".*")
-}
-
-/// Escapes the regular-expression metacharacters of `text`.
-pub fn regex_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if "\\.+*?()|[]{}^$".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use crate::rules::{glob_to_regex, regex_escape};
 
 /// A glob in a Lucene-like search syntax (Datadog, KQL): `*` stays a wildcard, whitespace and
 /// the syntax's `special` characters get a backslash.

@@ -8,7 +8,7 @@ SELECT sha256('mirrord-usage/jira/' || cfg.path || 'abandoned/' || s.session_id)
 FROM sessions s, (
     SELECT
         TRY_CAST(max(value) FILTER (WHERE key = 'jira_' || $2 || '_since') AS TIMESTAMP) AS since,
-        coalesce(TRY_CAST(max(value) FILTER (WHERE key = 'abandon_after_seconds') AS DOUBLE), 86400) AS abandon_after,
+        abandon_after_seconds() AS abandon_after,
         coalesce(max(value) FILTER (WHERE key = 'jira_' || $2), 'off') AS sink_on,
         CASE $2 WHEN 'rest' THEN 'rest/' ELSE '' END AS path,
         CASE $2 WHEN 'rest' THEN 'rest.' ELSE '' END AS prefix

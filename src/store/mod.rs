@@ -55,6 +55,16 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "derived",
         include_str!("../../schemas/duckdb/005_derived.sql"),
     ),
+    (
+        6,
+        "session_cluster",
+        include_str!("../../schemas/duckdb/006_session_cluster.sql"),
+    ),
+    (
+        7,
+        "rule_defaults",
+        include_str!("../../schemas/duckdb/007_rule_defaults.sql"),
+    ),
 ];
 
 /// The `settings` table as key → value, for steps that render it into their SQL.

@@ -58,6 +58,8 @@ def main():
         ("GET", "/api/v1/reports/jira/{key}", "/api/v1/reports/jira/NOPE-1", None),
         ("GET", "/api/v1/jira/status", "/api/v1/jira/status", None),
         ("GET", "/api/v1/sessions", "/api/v1/sessions?limit=50", None),
+        ("GET", "/api/v1/usage/sessions", "/api/v1/usage/sessions?limit=50", None),
+        ("GET", "/api/v1/usage/sessions", "/api/v1/usage/sessions?cursor=", None),
         ("GET", "/api/v1/sessions", "/api/v1/sessions?kind=ci&limit=5", None),
         ("POST", "/api/v1/sql", "/api/v1/sql", {"query": "select kind, count(*) from events group by 1"}),
         ("POST", "/api/v1/sql", "/api/v1/sql", {"query": "drop table events"}),

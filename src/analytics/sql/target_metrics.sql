@@ -8,7 +8,7 @@ SELECT
     coalesce(sum(duration_seconds), 0) AS total_seconds,
     count(DISTINCT identifier) AS unique_users
 FROM s
-WHERE kind = 'exec' AND coalesce(target_name, '') NOT LIKE 'mirrord-copy-%'
+WHERE kind = 'exec' AND NOT is_copy_pod(target_name)
 GROUP BY ALL
 ORDER BY sessions DESC, target
 LIMIT 50

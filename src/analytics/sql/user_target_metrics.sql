@@ -9,7 +9,7 @@ SELECT
     count(*) AS sessions,
     coalesce(sum(duration_seconds), 0) AS total_seconds
 FROM s
-WHERE kind = 'exec' AND coalesce(target_name, '') NOT LIKE 'mirrord-copy-%'
+WHERE kind = 'exec' AND NOT is_copy_pod(target_name)
 GROUP BY identifier, target_namespace, target_type, coalesce(target_name, target_type, 'unknown')
 ORDER BY sessions DESC, identifier, target
 LIMIT 200
