@@ -32,10 +32,9 @@ pub fn fold(
     stamp: chrono::DateTime<chrono::Utc>,
 ) -> Result<usize, duckdb::Error> {
     let started = std::time::Instant::now();
-    let touched = conn.execute(
-        FOLD_SQL.get("aggregate"),
-        duckdb::params![stamp.naive_utc()],
-    )?;
+    let touched = conn
+        .prepare_cached(FOLD_SQL.get("aggregate"))?
+        .execute(duckdb::params![stamp.naive_utc()])?;
     tracing::debug!(
         step = "aggregate",
         ms = started.elapsed().as_secs_f64() * 1e3,
@@ -43,7 +42,11 @@ pub fn fold(
     );
     for step in FOLD_STEPS {
         let started = std::time::Instant::now();
-        conn.execute_batch(FOLD_SQL.get(step))?;
+        if step == "clean_up" {
+            conn.execute_batch(FOLD_SQL.get(step))?;
+        } else {
+            conn.prepare_cached(FOLD_SQL.get(step))?.execute([])?;
+        }
         tracing::debug!(step, ms = started.elapsed().as_secs_f64() * 1e3, "fold");
     }
     Ok(touched)
