@@ -254,6 +254,10 @@ struct IngestArgs {
     /// Parser threads; the default is one per core.
     #[arg(long)]
     parsers: Option<usize>,
+    /// DuckDB's memory for this run, e.g. 400MB or 2GB. Blocks already written are evicted
+    /// first and what doesn't fit spills to disk, so a bulk load needs little.
+    #[arg(long, default_value = ingest::MEMORY_LIMIT)]
+    memory_limit: String,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -367,6 +371,7 @@ fn run_ingest(db: &str, args: IngestArgs) -> anyhow::Result<()> {
         commit_rows: args.batch_size.max(1),
         parsers: args.parsers.unwrap_or(defaults.parsers).max(1),
         progress: std::io::stderr().is_terminal(),
+        memory_limit: Some(args.memory_limit),
     };
     let (_store, summary) = ingest::ingest_paths(store, &args.inputs, &opts);
     let summary = summary?;

@@ -239,6 +239,26 @@ fn missing_file_and_unwritable_db_fail_with_a_clear_message() {
 }
 
 #[test]
+fn a_bad_memory_limit_is_refused_before_anything_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.duckdb");
+    let sample = samples()[0].display().to_string();
+    let out = run(&db, &["ingest", &sample, "--memory-limit", "banana"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("memory limit") && err.contains("banana"),
+        "{err}"
+    );
+    let out = run(&db, &["ingest", &sample, "--memory-limit", "64MB"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn stdin_and_gzip_inputs_are_read() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db.duckdb");

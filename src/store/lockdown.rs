@@ -55,6 +55,14 @@ pub fn apply(conn: &Connection, lockdown: &Lockdown) -> Result<(), StoreError> {
         .map_err(|e| StoreError::Lockdown(e.to_string()))
 }
 
+/// Limits DuckDB's memory for this process to `limit` (e.g. `"400MB"`); see `memory_limit.sql`.
+pub fn set_memory_limit(conn: &Connection, limit: &str) -> Result<(), StoreError> {
+    conn.execute_batch(
+        &include_str!("memory_limit.sql").replace("{memory_limit}", &string_literal(limit)),
+    )
+    .map_err(|e| StoreError::MemoryLimit(format!("{limit:?}: {e}")))
+}
+
 /// A single-quoted SQL string literal (`SET` takes no bound parameters).
 fn string_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))

@@ -128,6 +128,8 @@ pub enum StoreError {
     Arrow(#[from] duckdb::arrow::error::ArrowError),
     #[error("cannot lock the database down for serve (check [sql] memory_limit and threads): {0}")]
     Lockdown(String),
+    #[error("cannot set DuckDB's memory limit (use a size like 400MB or 2GB): {0}")]
+    MemoryLimit(String),
 }
 
 /// A record that could not be turned into an event, with why and where.
@@ -286,6 +288,11 @@ impl Store {
     /// refreshes, before any reader connection is made. Irreversible for this process.
     pub fn lock_down(&self, lockdown: &lockdown::Lockdown) -> Result<(), StoreError> {
         lockdown::apply(&self.conn, lockdown)
+    }
+
+    /// Limits DuckDB's memory for this process (its buffer pool), e.g. `"400MB"`.
+    pub fn set_memory_limit(&self, limit: &str) -> Result<(), StoreError> {
+        lockdown::set_memory_limit(&self.conn, limit)
     }
 
     /// A second connection to the same database, for readers.
