@@ -202,6 +202,18 @@ fn usage_report_formats_and_errors() {
         let (status, body) = server.get(&format!("/api/v1/reports/usage?{bad}"));
         assert_eq!(status, 400, "{bad}: {body}");
     }
+    // Our explicit range is start/end; from/to are ignored, as by the vendor's trends.
+    let range =
+        server.get_json("/api/v1/reports/usage/trends?start=2026-01-01&end=2026-01-03&dense=true");
+    assert_eq!(range["dailySessions"].as_array().unwrap().len(), 3);
+    assert_eq!(range["from"], "2026-01-01");
+    let ignored =
+        server.get_json("/api/v1/reports/usage/trends?from=2026-01-01&to=2026-01-03&dense=true");
+    assert_eq!(
+        ignored["dailySessions"].as_array().unwrap().len(),
+        30,
+        "the default 30 days"
+    );
     let dense = server.get_json("/api/v1/reports/usage/trends?days=90&dense=true");
     let dense = dense["dailySessions"].as_array().unwrap();
     assert_eq!(dense.len(), 90, "dense: every day is present");

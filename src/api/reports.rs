@@ -109,26 +109,29 @@ pub fn users_csv(report: &UsageReport) -> String {
 #[derive(Debug, Deserialize)]
 pub struct TrendsQuery {
     pub days: Option<i64>,
-    pub from: Option<String>,
-    pub to: Option<String>,
+    /// Ours: the first day of an explicit range (`from`/`to` are ignored here, as the vendor's
+    /// trends ignore them: the window is `days` ending today).
+    pub start: Option<String>,
+    /// Ours: the last day of an explicit range (default: today).
+    pub end: Option<String>,
     /// Ours: every day of the range, zeros included (the vendor's series are sparse).
     pub dense: Option<bool>,
 }
 
-/// `GET /api/v1/reports/usage/trends?days=N` (1..3650) or `?from=&to=`.
+/// `GET /api/v1/reports/usage/trends?days=N` (1..3650) or, ours, `?start=&end=`.
 pub async fn trends(
     State(state): State<AppState>,
     Query(q): Query<TrendsQuery>,
 ) -> Result<Response, ApiError> {
     let today = Utc::now().date_naive();
-    let (from, to) = match (q.from.as_deref(), q.to.as_deref()) {
+    let (from, to) = match (q.start.as_deref(), q.end.as_deref()) {
         (Some(f), t) => {
             let bound = |name, v| {
                 parse_bound(name, v, End::From).map_err(|e| ApiError::bad_request(e.to_string()))
             };
-            let from = bound("from", f)?.date();
+            let from = bound("start", f)?.date();
             let to = t
-                .map(|t| bound("to", t).map(|d| d.date()))
+                .map(|t| bound("end", t).map(|d| d.date()))
                 .transpose()?
                 .unwrap_or(today);
             (from, to)
@@ -143,7 +146,7 @@ pub async fn trends(
     };
     if from > to || (to - from).num_days() >= 3650 {
         return Err(ApiError::bad_request(
-            "the range must be 1 to 3650 days with `from` before `to`",
+            "the range must be 1 to 3650 days with `start` before `end`",
         ));
     }
     let dense = q.dense.unwrap_or(false);

@@ -72,8 +72,8 @@ test('a custom from/to range is applied, shown and kept in the URL', async () =>
   assert.equal(sent.searchParams.get('from'), from);
   assert.equal(sent.searchParams.get('to'), to);
   const sentTrends = new URL((await trends).url());
-  assert.equal(sentTrends.searchParams.get('from'), from);
-  assert.equal(sentTrends.searchParams.get('to'), to);
+  assert.equal(sentTrends.searchParams.get('start'), from);
+  assert.equal(sentTrends.searchParams.get('end'), to);
   await settled(page);
 
   const url = new URL(page.url());

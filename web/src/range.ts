@@ -66,7 +66,8 @@ export function usageQuery(range: Range, now: Date = new Date()): Record<string,
 }
 
 export function trendsQuery(range: Range): Record<string, string> {
-  if (range.kind === 'custom') return { from: range.from, to: range.to };
+  // `start`/`end` are the API's own: its trends ignore `from`/`to`, as the vendor's do.
+  if (range.kind === 'custom') return { start: range.from, end: range.to };
   return { days: String(presetDays(range.preset) ?? ALL_TIME_DAYS) };
 }
 
