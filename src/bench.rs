@@ -392,8 +392,7 @@ pub fn run_reports(
     let direct = store.reader()?;
     let (pipeline, _writer) =
         crate::pipeline::start(store, crate::pipeline::PipelineConfig::default());
-    let generation = pipeline.stats.clone();
-    let generation = &generation.generation;
+    let stats = pipeline.stats.clone();
     let state = crate::api::AppState {
         db: std::sync::Arc::new(std::sync::Mutex::new(reader)),
         pipeline,
@@ -481,7 +480,9 @@ pub fn run_reports(
         let mut local = Vec::with_capacity(runs);
         for i in 0..runs + 2 {
             // As a commit would: the cached answer is no longer the database's.
-            generation.fetch_add(1, std::sync::atomic::Ordering::Release);
+            stats
+                .generation
+                .fetch_add(1, std::sync::atomic::Ordering::Release);
             let ms = rt.block_on(http_get(&client, addr, path, "bench"))?;
             let again = rt.block_on(http_get(&client, addr, path, "bench"))?;
             let start = Instant::now();

@@ -101,11 +101,7 @@ pub fn define_views(conn: &Connection, settings: &Settings) -> Result<(), duckdb
     let now: String = conn.query_row(FOLD_SQL.get("rules_fingerprint"), [&rules], |r| r.get(0))?;
     let then: Option<String> = conn
         .query_row(FOLD_SQL.get("derived_fingerprint"), [], |r| r.get(0))
-        .map(Some)
-        .or_else(|e| match e {
-            duckdb::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(e),
-        })?;
+        .optional()?;
     if then.as_deref() != Some(now.as_str()) {
         let started = std::time::Instant::now();
         let tx = conn.unchecked_transaction()?;
@@ -123,7 +119,7 @@ pub fn define_views(conn: &Connection, settings: &Settings) -> Result<(), duckdb
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use duckdb::{Connection, ToSql};
+use duckdb::{Connection, OptionalExt, ToSql};
 use serde::{Deserialize, Serialize};
 
 use crate::analytics::reports::ts;
