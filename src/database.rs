@@ -6,7 +6,7 @@
 //! Everything that opens the database for the product (serve, ingest, bench, ops) goes
 //! through [`open`], so no path stores events without keeping the derived tables current.
 
-use crate::analytics::sessions;
+use crate::analytics::{rollups, sessions};
 use crate::jira;
 use crate::store::{Derivations, Store, StoreError};
 
@@ -16,6 +16,7 @@ pub fn derivations() -> Derivations {
         .define("jira key macro", jira::define_key_macro)
         .define("session views", sessions::define_views)
         .after_insert("session fold", sessions::fold)
+        .after_insert("event counts", rollups::count_events)
         .after_insert("jira outbox", jira::outbox::enqueue_closed)
 }
 

@@ -1,6 +1,6 @@
 //! rules: the business rules every layer reads, defined once here: how a CI session is told
 //! apart, when a session left open counts as abandoned, which pods are mirrord's own copies,
-//! and what a Jira issue key looks like.
+//! how session durations are bucketed, and what a Jira issue key looks like.
 //!
 //! The config's defaults come from here (`[sessions]`), the SQL gets them through `settings`
 //! and the rule macros of `schemas/duckdb/views.sql` (rendered from these values), and the
@@ -23,6 +23,16 @@ pub const COPY_POD_PREFIX: &str = "mirrord-copy-";
 
 /// [`COPY_POD_PREFIX`] as a glob, for the dashboard generator.
 pub const COPY_POD_GLOB: &str = "mirrord-copy-*";
+
+/// The upper bounds (seconds) of the session-duration histogram buckets: `/metrics`, the
+/// duration rollup and the generated dashboards bucket closed sessions the same way.
+pub const DURATION_BUCKETS: [f64; 8] =
+    [60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0];
+
+/// The bounds as a DuckDB `DOUBLE[]` literal, for the rule macros.
+pub fn duration_buckets_sql() -> String {
+    format!("{DURATION_BUCKETS:?}")
+}
 
 /// A Jira issue key: a project key (a capital letter, then capitals, digits or `_`), a dash
 /// and a number without leading zeros. Unanchored, to find keys inside branch names.

@@ -43,8 +43,10 @@ pub enum ServeError {
 }
 
 /// Every file of named queries the service runs, checked before it opens the database.
-const NAMED_SQL: [&crate::named_sql::NamedSql; 5] = [
+const NAMED_SQL: [&crate::named_sql::NamedSql; 7] = [
     &crate::analytics::sessions::FOLD_SQL,
+    &crate::analytics::rollups::ROLLUP_SQL,
+    &crate::analytics::reports::ALL_TIME_SQL,
     &crate::api::metrics::QUERIES,
     &crate::jira::SETTINGS_SQL,
     &crate::jira::outbox::OUTBOX_SQL,

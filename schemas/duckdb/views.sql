@@ -45,6 +45,16 @@ CREATE OR REPLACE MACRO abandon_after_seconds() AS coalesce(
 -- Copy Target's own pods (src/rules.rs): never counted as targets.
 CREATE OR REPLACE MACRO is_copy_pod(target_name) AS starts_with(coalesce(target_name, ''), {{copy_pod_prefix}});
 
+-- Copy Target's pods as /metrics labels them: one series under the copy-pod glob, not one per
+-- pod (their names are random).
+CREATE OR REPLACE MACRO metric_target_name(target_name) AS
+    CASE WHEN is_copy_pod(target_name) THEN {{copy_pod_glob}} ELSE target_name END;
+
+-- The histogram bucket of a closed session's duration: how many bucket bounds (src/rules.rs)
+-- lie below it, so the first bucket whose bound is at or above it; past the last, +Inf.
+CREATE OR REPLACE MACRO duration_bucket(seconds) AS
+    length(list_filter(CAST({{duration_buckets}} AS DOUBLE[]), lambda le: le < seconds));
+
 -- The Jira key (see resolve_jira_key), with the key pattern, project filter and rules as they
 -- are now.
 CREATE OR REPLACE MACRO session_jira_key(jira_override, branch, client_user, client_name, client_hostname, client_id, first_start) AS
@@ -52,6 +62,40 @@ CREATE OR REPLACE MACRO session_jira_key(jira_override, branch, client_user, cli
         first_start, {{jira_key_regex}}, string_split(nullif({{jira_project_keys}}, ''), ','),
         (SELECT list({'user': "user", 'branch_glob': branch_glob, 'from_ts': from_ts, 'to_ts': to_ts, 'key': key}
                      ORDER BY position) FROM jira_rules));
+
+-- The user a report counts a session under, for the vendor's `primary_key` values: machine_id
+-- (the client id, the default), username (the Kubernetes user), client_username (the
+-- machine's user name), client_hostname. A session without that identity falls back to its
+-- `user` (identity) so it is never dropped.
+CREATE OR REPLACE MACRO report_identifier(pk, client_id, client_user, client_name, client_hostname, identity) AS
+    coalesce(CASE pk
+        WHEN 'username' THEN client_user
+        WHEN 'client_username' THEN client_name
+        WHEN 'client_hostname' THEN client_hostname
+        ELSE client_id
+    END, identity);
+
+-- A session's status now: closed once it ended; open while its last event is younger than the
+-- abandon timeout; abandoned after.
+CREATE OR REPLACE MACRO session_status(ended_at, last_seen_at) AS CASE
+    WHEN ended_at IS NOT NULL THEN 'closed'
+    WHEN epoch(CAST(current_timestamp AS TIMESTAMP)) - epoch(last_seen_at) > abandon_after_seconds() THEN 'abandoned'
+    ELSE 'open'
+END;
+
+-- The duration of a session without an end, once abandoned: its last event minus its start.
+CREATE OR REPLACE MACRO unended_seconds(last_seen_at, started_at, first_seen_at) AS
+    epoch(last_seen_at) - epoch(coalesce(started_at, first_seen_at));
+
+-- Sessions without an end that are still open now. The all-time rollups count every session
+-- without an end as abandoned; reports take these off (few rows: only sessions without an end
+-- are read).
+CREATE OR REPLACE MACRO open_sessions() AS TABLE
+SELECT kind, client_id, client_user, client_name, client_hostname, identity,
+    target_namespace, target_type, target_name, jira_key,
+    unended_seconds(last_seen_at, started_at, first_seen_at) AS seconds
+FROM session_state
+WHERE ended_at IS NULL AND session_status(ended_at, last_seen_at) = 'open';
 
 -- One row per session: the stored columns, the derived ones the fold keeps, and what depends
 -- on "now" (status, and the duration of an abandoned session).
@@ -61,15 +105,10 @@ SELECT
     s.start_at AS started_at,
     s.ended_at,
     s.last_seen_at,
-    CASE
-        WHEN s.ended_at IS NOT NULL THEN 'closed'
-        WHEN epoch(CAST(current_timestamp AS TIMESTAMP)) - epoch(s.last_seen_at) > abandon_after_seconds() THEN 'abandoned'
-        ELSE 'open'
-    END AS status,
-    CASE
-        WHEN s.ended_at IS NOT NULL THEN s.closed_seconds
-        WHEN epoch(CAST(current_timestamp AS TIMESTAMP)) - epoch(s.last_seen_at) > abandon_after_seconds()
-            THEN epoch(s.last_seen_at) - epoch(coalesce(s.started_at, s.first_seen_at))
+    session_status(s.ended_at, s.last_seen_at) AS status,
+    CASE session_status(s.ended_at, s.last_seen_at)
+        WHEN 'closed' THEN s.closed_seconds
+        WHEN 'abandoned' THEN unended_seconds(s.last_seen_at, s.started_at, s.first_seen_at)
     END AS duration_seconds,
     s.kind,
     s.identity AS "user",

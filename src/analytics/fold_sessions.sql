@@ -161,7 +161,8 @@ DROP TABLE fold_batch;
 -- What the derived columns depend on besides the session itself: the rule settings in effect
 -- ($1, as rendered into the macros) and the Jira rules, with the version of the derivation. A
 -- change means `derive_all`.
-SELECT md5(concat_ws('|', 'derive-v1', $1::VARCHAR,
+-- The version names the derivation and the rollups built with it (v2: rollups, migration 008).
+SELECT md5(concat_ws('|', 'derive-v2', $1::VARCHAR,
     (SELECT string_agg(concat_ws(',', position, "user", branch_glob, from_ts, to_ts, key), ';' ORDER BY position)
      FROM jira_rules)));
 

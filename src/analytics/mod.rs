@@ -3,5 +3,6 @@
 
 pub mod period;
 pub mod reports;
+pub mod rollups;
 pub mod sessions;
 pub mod xlsx;

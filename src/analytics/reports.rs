@@ -1,5 +1,7 @@
 //! Reports: the usage report (the vendor's `/api/v1/reports/usage` shape, camelCase), trends,
-//! Jira metrics and raw sessions — each answered by a named SQL file in `sql/`.
+//! Jira metrics and raw sessions — each answered by SQL in `sql/`. A bounded period reads its
+//! sessions (the derived columns); the All-time period reads the all-time rollups
+//! (`sql/all_time.sql`), which return the same columns.
 //!
 //! Rules: a session belongs to the period it started in; CI counts machine sessions; max
 //! concurrency is the peak number of overlapping CI sessions in the window; `mirrord-copy-*`
@@ -10,6 +12,7 @@ use duckdb::types::Value as DbValue;
 use duckdb::{Connection, Row, ToSql, params};
 use serde::Serialize;
 
+use crate::named_sql::NamedSql;
 use crate::store::StoreError;
 
 const PERIOD: &str = include_str!("sql/period_sessions.sql");
@@ -202,6 +205,51 @@ fn with_sessions(cte: &str, body: &str) -> String {
     }
 }
 
+/// The All-time sections, read from the all-time rollups (see `rollups.rs`).
+pub const ALL_TIME_SQL: NamedSql = NamedSql::new(
+    "src/analytics/sql/all_time.sql",
+    include_str!("sql/all_time.sql"),
+    &[
+        "totals",
+        "ci_metrics",
+        "period_metrics",
+        "user_metrics",
+        "target_metrics",
+        "user_target_metrics",
+        "namespace_metrics",
+        "jira_metrics",
+    ],
+);
+
+/// Where a report section's rows come from: the all-time rollups when the period is
+/// unbounded, else the period's sessions (the windowed file with the `s` CTE).
+struct Sections<'a> {
+    period: Period,
+    key: &'a str,
+}
+
+impl Sections<'_> {
+    fn all_time(&self) -> bool {
+        self.period.from.is_none() && self.period.to.is_none()
+    }
+
+    /// The statement for section `name` and its windowed twin `windowed`, with its parameters.
+    fn query<T>(
+        &self,
+        conn: &Connection,
+        name: &str,
+        windowed: &str,
+        map: impl FnMut(&Row<'_>) -> duckdb::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        if self.all_time() {
+            collect(conn, ALL_TIME_SQL.get(name), &[&self.key], map)
+        } else {
+            let p: [&dyn ToSql; 3] = [&self.period.from, &self.period.to, &self.key];
+            collect(conn, &with_sessions(PERIOD, windowed), &p, map)
+        }
+    }
+}
+
 /// Builds the usage report for `period`, grouping users by `key`.
 pub fn usage(
     conn: &Connection,
@@ -209,97 +257,24 @@ pub fn usage(
     key: PrimaryKey,
     settings: &ReportSettings,
 ) -> Result<UsageReport, StoreError> {
-    let p: [&dyn ToSql; 3] = [&period.from, &period.to, &key.as_str()];
-    // Each query reads the period's sessions from the view itself: with the derived columns
-    // stored, that costs less than copying them into a temp table first (~0.3 s per million).
-    let q = |body: &str| with_sessions(PERIOD, body);
-    let pm = collect(conn, &q(include_str!("sql/period_metrics.sql")), &p, |r| {
-        Ok(PeriodMetrics {
-            session_count: r.get(0)?,
-            session_time_seconds: r.get(1)?,
-            ci_session_count: r.get(2)?,
-            active_users: r.get(3)?,
-            unique_machines: r.get(4)?,
-        })
-    })?
-    .remove(0);
-    let (all, version, last_event) =
-        conn.query_row(include_str!("sql/all_time_metrics.sql"), [], |r| {
-            Ok((
-                AllTimeMetrics {
-                    total_session_count: r.get(0)?,
-                    total_session_time_seconds: r.get(1)?,
-                    total_ci_session_count: r.get(2)?,
-                },
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<NaiveDateTime>>(4)?,
-            ))
-        })?;
-    let ci = collect(conn, &q(include_str!("sql/ci_metrics.sql")), &p, |r| {
-        Ok(CiMetrics {
-            current_running_sessions: r.get(0)?,
-            max_concurrent_ci_sessions: r.get::<_, Option<i64>>(1)?.unwrap_or(0),
-            total_ci_sessions: r.get(2)?,
-            avg_ci_session_duration_seconds: r.get(3)?,
-        })
-    })?
-    .remove(0);
-    let users = collect(conn, &q(include_str!("sql/user_metrics.sql")), &p, |r| {
-        Ok(UserMetric {
-            identifier: r.get(0)?,
-            display_name: r.get(1)?,
-            client_user: r.get(2)?,
-            hostname: r.get(3)?,
-            first_active: ts(r.get(4)?),
-            last_seen: ts(r.get(5)?),
-            total_session_count: r.get(6)?,
-            total_session_time_seconds: r.get(7)?,
-            average_session_duration_seconds: r.get(8)?,
-            average_daily_sessions: r.get(9)?,
-            ci_session_count: r.get(10)?,
-            average_sessions_per_active_day: r.get(11)?,
-        })
-    })?;
-    let targets = collect(conn, &q(include_str!("sql/target_metrics.sql")), &p, |r| {
-        Ok(TargetMetric {
-            namespace: r.get(0)?,
-            target_type: r.get(1)?,
-            target: r.get(2)?,
-            sessions: r.get(3)?,
-            total_session_time_seconds: r.get(4)?,
-            unique_users: r.get(5)?,
-        })
-    })?;
-    let user_targets = collect(
-        conn,
-        &q(include_str!("sql/user_target_metrics.sql")),
-        &p,
-        |r| {
-            Ok(UserTargetMetric {
-                identifier: r.get(0)?,
-                display_name: r.get(1)?,
-                namespace: r.get(2)?,
-                target_type: r.get(3)?,
-                target: r.get(4)?,
-                sessions: r.get(5)?,
-                total_session_time_seconds: r.get(6)?,
-            })
-        },
-    )?;
-    let namespaces = collect(
-        conn,
-        &q(include_str!("sql/namespace_metrics.sql")),
-        &p,
-        |r| {
-            Ok(NamespaceMetric {
-                namespace: r.get(0)?,
-                sessions: r.get(1)?,
-                total_session_time_seconds: r.get(2)?,
-                unique_users: r.get(3)?,
-            })
-        },
-    )?;
-    let jira = jira_from(conn, PERIOD, period, None)?;
+    let sections = Sections {
+        period,
+        key: key.as_str(),
+    };
+    // Two halves on two connections at once (a report's sections are independent reads, and
+    // each is too small for DuckDB to spread over the cores on its own).
+    let other = conn.try_clone()?;
+    let (first, second) = std::thread::scope(|scope| {
+        let sections = &sections;
+        let second = scope.spawn(move || usage_targets(&other, sections));
+        let first = usage_totals(conn, sections, period, key);
+        let second = second
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (first, second)
+    });
+    let (pm, all, version, last_event, ci, users) = first?;
+    let (targets, user_targets, namespaces, jira) = second?;
     Ok(UsageReport {
         general_metrics: GeneralMetrics {
             total_licenses: settings.licenses,
@@ -324,44 +299,182 @@ pub fn usage(
     })
 }
 
-/// Per-Jira-issue metrics for the period; `key` narrows to one issue.
+type TotalSections = (
+    PeriodMetrics,
+    AllTimeMetrics,
+    Option<String>,
+    Option<NaiveDateTime>,
+    CiMetrics,
+    Vec<UserMetric>,
+);
+
+/// The period, all-time, CI and user sections.
+fn usage_totals(
+    conn: &Connection,
+    sections: &Sections<'_>,
+    period: Period,
+    key: PrimaryKey,
+) -> Result<TotalSections, StoreError> {
+    let p: [&dyn ToSql; 3] = [&period.from, &period.to, &key.as_str()];
+    // A bounded period reads its sessions from the view itself: with the derived columns
+    // stored, that costs less than copying them into a temp table first (~0.3 s per million).
+    let q = |body: &str| with_sessions(PERIOD, body);
+    let pm = sections
+        .query(
+            conn,
+            "period_metrics",
+            include_str!("sql/period_metrics.sql"),
+            |r| {
+                Ok(PeriodMetrics {
+                    session_count: r.get(0)?,
+                    session_time_seconds: r.get(1)?,
+                    ci_session_count: r.get(2)?,
+                    active_users: r.get(3)?,
+                    unique_machines: r.get(4)?,
+                })
+            },
+        )?
+        .remove(0);
+    let (all, version, last_event) = conn.query_row(ALL_TIME_SQL.get("totals"), [], |r| {
+        Ok((
+            AllTimeMetrics {
+                total_session_count: r.get(0)?,
+                total_session_time_seconds: r.get(1)?,
+                total_ci_session_count: r.get(2)?,
+            },
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, Option<NaiveDateTime>>(4)?,
+        ))
+    })?;
+    // CI concurrency sweeps the period's CI sessions (All-time: every CI session, a small share).
+    let ci_map = |r: &Row<'_>| {
+        Ok(CiMetrics {
+            current_running_sessions: r.get(0)?,
+            max_concurrent_ci_sessions: r.get::<_, Option<i64>>(1)?.unwrap_or(0),
+            total_ci_sessions: r.get(2)?,
+            avg_ci_session_duration_seconds: r.get(3)?,
+        })
+    };
+    let ci = if sections.all_time() {
+        collect(conn, ALL_TIME_SQL.get("ci_metrics"), &[], ci_map)?
+    } else {
+        collect(conn, &q(include_str!("sql/ci_metrics.sql")), &p, ci_map)?
+    }
+    .remove(0);
+    let users = sections.query(
+        conn,
+        "user_metrics",
+        include_str!("sql/user_metrics.sql"),
+        |r| {
+            Ok(UserMetric {
+                identifier: r.get(0)?,
+                display_name: r.get(1)?,
+                client_user: r.get(2)?,
+                hostname: r.get(3)?,
+                first_active: ts(r.get(4)?),
+                last_seen: ts(r.get(5)?),
+                total_session_count: r.get(6)?,
+                total_session_time_seconds: r.get(7)?,
+                average_session_duration_seconds: r.get(8)?,
+                average_daily_sessions: r.get(9)?,
+                ci_session_count: r.get(10)?,
+                average_sessions_per_active_day: r.get(11)?,
+            })
+        },
+    )?;
+    Ok((pm, all, version, last_event, ci, users))
+}
+
+/// The target, user-target, namespace and Jira sections.
+fn usage_targets(conn: &Connection, sections: &Sections<'_>) -> Result<TargetSections, StoreError> {
+    let targets = sections.query(
+        conn,
+        "target_metrics",
+        include_str!("sql/target_metrics.sql"),
+        |r| {
+            Ok(TargetMetric {
+                namespace: r.get(0)?,
+                target_type: r.get(1)?,
+                target: r.get(2)?,
+                sessions: r.get(3)?,
+                total_session_time_seconds: r.get(4)?,
+                unique_users: r.get(5)?,
+            })
+        },
+    )?;
+    let user_targets = sections.query(
+        conn,
+        "user_target_metrics",
+        include_str!("sql/user_target_metrics.sql"),
+        |r| {
+            Ok(UserTargetMetric {
+                identifier: r.get(0)?,
+                display_name: r.get(1)?,
+                namespace: r.get(2)?,
+                target_type: r.get(3)?,
+                target: r.get(4)?,
+                sessions: r.get(5)?,
+                total_session_time_seconds: r.get(6)?,
+            })
+        },
+    )?;
+    let namespaces = sections.query(
+        conn,
+        "namespace_metrics",
+        include_str!("sql/namespace_metrics.sql"),
+        |r| {
+            Ok(NamespaceMetric {
+                namespace: r.get(0)?,
+                sessions: r.get(1)?,
+                total_session_time_seconds: r.get(2)?,
+                unique_users: r.get(3)?,
+            })
+        },
+    )?;
+    let jira = jira(conn, sections.period, None)?;
+    Ok((targets, user_targets, namespaces, jira))
+}
+
+type TargetSections = (
+    Vec<TargetMetric>,
+    Vec<UserTargetMetric>,
+    Vec<NamespaceMetric>,
+    Vec<JiraMetric>,
+);
+
+/// Per-Jira-issue metrics for the period (All-time from the rollups); `key` narrows to one
+/// issue. Unique users are people (the Kubernetes user), whatever key the usage report uses.
 pub fn jira(
     conn: &Connection,
     period: Period,
     key: Option<&str>,
 ) -> Result<Vec<JiraMetric>, StoreError> {
-    jira_from(conn, PERIOD, period, key)
-}
-
-fn jira_from(
-    conn: &Connection,
-    cte: &str,
-    period: Period,
-    key: Option<&str>,
-) -> Result<Vec<JiraMetric>, StoreError> {
+    let map = |r: &Row<'_>| {
+        Ok(JiraMetric {
+            key: r.get(0)?,
+            sessions: r.get(1)?,
+            total_session_time_seconds: r.get(2)?,
+            unique_users: r.get(3)?,
+            first_used: ts(r.get(4)?),
+            last_used: ts(r.get(5)?),
+            ci_sessions: r.get(6)?,
+            exec_sessions: r.get(7)?,
+        })
+    };
+    if period.from.is_none() && period.to.is_none() {
+        return collect(conn, ALL_TIME_SQL.get("jira_metrics"), &[&key], map);
+    }
     let p: [&dyn ToSql; 4] = [
         &period.from,
         &period.to,
-        // Jira's unique users are people, whatever key the usage report groups by.
         &PrimaryKey::Username.as_str(),
         &key,
     ];
     collect(
         conn,
-        &with_sessions(cte, include_str!("sql/jira_metrics.sql")),
+        &with_sessions(PERIOD, include_str!("sql/jira_metrics.sql")),
         &p,
-        |r| {
-            Ok(JiraMetric {
-                key: r.get(0)?,
-                sessions: r.get(1)?,
-                total_session_time_seconds: r.get(2)?,
-                unique_users: r.get(3)?,
-                first_used: ts(r.get(4)?),
-                last_used: ts(r.get(5)?),
-                ci_sessions: r.get(6)?,
-                exec_sessions: r.get(7)?,
-            })
-        },
+        map,
     )
 }
 

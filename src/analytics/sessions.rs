@@ -2,7 +2,8 @@
 //! registers two steps with the store (see `crate::database`): [`fold`] runs inside the
 //! transaction that inserts a batch, so `session_state` never lags `events` and a replayed
 //! batch (all duplicates) changes nothing; [`define_views`] (re)creates the `sessions`,
-//! `users`, `targets` and `days` views from the current settings.
+//! `users`, `targets` and `days` views from the current settings. The fold keeps the all-time
+//! rollups (`rollups`) current in the same transaction.
 
 /// The fold's statements, run in order: see `fold_sessions.sql`.
 pub const FOLD_SQL: NamedSql = NamedSql::new(
@@ -42,10 +43,20 @@ pub fn fold(
     );
     for step in FOLD_STEPS {
         let started = std::time::Instant::now();
-        if step == "clean_up" {
-            conn.execute_batch(FOLD_SQL.get(step))?;
-        } else {
-            conn.prepare_cached(FOLD_SQL.get(step))?.execute([])?;
+        match step {
+            "clean_up" => conn.execute_batch(FOLD_SQL.get(step))?,
+            // The rollups read the days the commit changes before and after it writes.
+            "update" => {
+                rollups::before_fold(conn)?;
+                conn.prepare_cached(FOLD_SQL.get(step))?.execute([])?;
+            }
+            "insert" => {
+                conn.prepare_cached(FOLD_SQL.get(step))?.execute([])?;
+                rollups::after_fold(conn)?;
+            }
+            _ => {
+                conn.prepare_cached(FOLD_SQL.get(step))?.execute([])?;
+            }
         }
         tracing::debug!(step, ms = started.elapsed().as_secs_f64() * 1e3, "fold");
     }
@@ -75,6 +86,11 @@ fn with_rule_defaults(settings: &Settings) -> Settings {
         "copy_pod_prefix".into(),
         Some(rules::COPY_POD_PREFIX.into()),
     );
+    values.insert("copy_pod_glob".into(), Some(rules::COPY_POD_GLOB.into()));
+    values.insert(
+        "duration_buckets".into(),
+        Some(rules::duration_buckets_sql()),
+    );
     values.insert(
         "default_abandon_after_seconds".into(),
         Some(rules::ABANDON_AFTER_SECONDS.to_string()),
@@ -84,7 +100,8 @@ fn with_rule_defaults(settings: &Settings) -> Settings {
 
 /// The store's `define` step: recreates the rule macros and the views with `settings` filled
 /// in as constants, then, when the rules differ from the ones the stored derived columns were
-/// computed with, recomputes those for every session (one `UPDATE`, in a transaction).
+/// computed with, recomputes those for every session (one `UPDATE`) and rebuilds the all-time
+/// rollups from them, in one transaction.
 /// Needs `resolve_jira_key` (defined by the Jira step, registered before this one).
 pub fn define_views(conn: &Connection, settings: &Settings) -> Result<(), duckdb::Error> {
     let values = with_rule_defaults(settings);
@@ -95,6 +112,8 @@ pub fn define_views(conn: &Connection, settings: &Settings) -> Result<(), duckdb
         "ci_name_regex",
         "jira_key_regex",
         "jira_project_keys",
+        "duration_buckets",
+        "copy_pod_glob",
     ]
     .map(|k| format!("{k}={:?}", values.get(k).cloned().flatten()))
     .join(";");
@@ -106,6 +125,8 @@ pub fn define_views(conn: &Connection, settings: &Settings) -> Result<(), duckdb
         let started = std::time::Instant::now();
         let tx = conn.unchecked_transaction()?;
         let sessions = tx.execute(FOLD_SQL.get("derive_all"), [])?;
+        // The rollups aggregate the derived columns: rebuilt with them, in the same transaction.
+        rollups::rebuild(&tx)?;
         tx.execute(FOLD_SQL.get("remember_fingerprint"), [&now])?;
         tx.commit()?;
         tracing::info!(
@@ -123,6 +144,7 @@ use duckdb::{Connection, OptionalExt, ToSql};
 use serde::{Deserialize, Serialize};
 
 use crate::analytics::reports::ts;
+use crate::analytics::rollups;
 use crate::named_sql::NamedSql;
 use crate::store::{Settings, StoreError, render_settings};
 

@@ -49,7 +49,7 @@ pub const QUERIES: NamedSql = NamedSql::new(
         "jira_outbox",
     ],
 );
-const DURATION_BUCKETS: [f64; 8] = [60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0];
+use crate::rules::DURATION_BUCKETS;
 
 type Labels = Vec<(String, String)>;
 
@@ -192,8 +192,7 @@ fn histograms(reg: &mut Registry, conn: &Connection) -> Result<(), duckdb::Error
     let fam = Family::<Labels, CountedHistogram>::new_with_constructor(CountedHistogram::new);
     let exec = CountedHistogram::new();
     let ci = CountedHistogram::new();
-    let bounds = format!("{DURATION_BUCKETS:?}");
-    for r in rows_with(conn, "durations", [&bounds])? {
+    for r in rows(conn, "durations")? {
         let kind = text(&r[0]);
         let (index, count, sum) = (num(&r[1]) as usize, num(&r[2]) as u64, num(&r[3]));
         fam.get_or_create(&vec![("kind".into(), kind.clone())])

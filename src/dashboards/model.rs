@@ -296,9 +296,8 @@ pub const CONTROLS: [(Field, &str); 3] = [
     (Field::TargetName, "target"),
 ];
 
-/// Session duration buckets (seconds); `/metrics` exposes the same histogram bounds.
-pub const DURATION_BUCKETS: &[f64] =
-    &[60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0];
+/// Session duration buckets (seconds): the rule's, which `/metrics` exposes too.
+pub const DURATION_BUCKETS: &[f64] = &rules::DURATION_BUCKETS;
 
 const SESSION_START: &[Event] = &[Event::SessionStart];
 const SESSION_END: &[Event] = &[Event::SessionEnd];

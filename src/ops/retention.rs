@@ -139,6 +139,8 @@ pub fn apply(
     }
     if let Some(c) = sessions_cutoff {
         tx.execute(include_str!("retention_delete_sessions.sql"), params![c])?;
+        // The all-time rollups count the deleted sessions: rebuilt in the same transaction.
+        crate::analytics::rollups::rebuild(&tx)?;
     }
     tx.commit()?;
     Ok(report)

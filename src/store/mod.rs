@@ -65,6 +65,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "rule_defaults",
         include_str!("../../schemas/duckdb/007_rule_defaults.sql"),
     ),
+    (
+        8,
+        "rollups",
+        include_str!("../../schemas/duckdb/008_rollups.sql"),
+    ),
 ];
 
 /// The `settings` table as key → value, for steps that render it into their SQL.

@@ -10,7 +10,7 @@ sweep AS (
 ),
 running AS (SELECT sum(d) OVER (ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS n FROM sweep)
 SELECT
-    (SELECT count(*) FROM sessions WHERE kind = 'ci' AND status = 'open') AS current_running,
+    (SELECT count(*) FROM session_state WHERE kind = 'ci' AND session_status(ended_at, last_seen_at) = 'open') AS current_running,
     (SELECT coalesce(max(n), 0) FROM running) AS max_concurrent,
     (SELECT count(*) FROM ci) AS total,
     (SELECT avg(duration_seconds) FROM ci) AS avg_duration  -- NULL when there are none

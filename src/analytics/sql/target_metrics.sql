@@ -10,5 +10,5 @@ SELECT
 FROM s
 WHERE kind = 'exec' AND NOT is_copy_pod(target_name)
 GROUP BY ALL
-ORDER BY sessions DESC, target
+ORDER BY sessions DESC, target, namespace, target_type
 LIMIT 50

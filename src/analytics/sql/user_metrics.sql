@@ -2,7 +2,8 @@
 -- averageDailySessions is the vendor's: sessions divided by the days in the report window,
 -- whole days, at least one (the window runs from `from`, or the first session when reporting
 -- began, to `to`, or now). averageSessionsPerActiveDay is ours: sessions per day on which the
--- identity had at least one. Missing durations count as 0 in the mean.
+-- identity had at least one. Missing durations count as 0 in the mean. The display fields are
+-- the smallest of the identifier's values, as the all-time rollup keeps them.
 , win AS (
     SELECT greatest(1, ceil((
         epoch(coalesce($2::TIMESTAMP, CAST(current_timestamp AS TIMESTAMP)))
@@ -11,9 +12,9 @@
 )
 SELECT
     identifier,
-    any_value(client_name) AS display_name,
-    any_value(client_user) AS client_user,
-    any_value(client_hostname) AS hostname,
+    min(client_name) AS display_name,
+    min(client_user) AS client_user,
+    min(client_hostname) AS hostname,
     min(started_at) AS first_active,
     max(coalesce(ended_at, last_seen_at)) AS last_seen,
     count(*) AS sessions,

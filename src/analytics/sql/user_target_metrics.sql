@@ -2,7 +2,7 @@
 -- table), the top 200 by session count, as the vendor's field means.
 SELECT
     identifier,
-    any_value(client_name) AS display_name,
+    min(client_name) AS display_name,
     target_namespace AS namespace,
     target_type,
     coalesce(target_name, target_type, 'unknown') AS target,
@@ -11,5 +11,5 @@ SELECT
 FROM s
 WHERE kind = 'exec' AND NOT is_copy_pod(target_name)
 GROUP BY identifier, target_namespace, target_type, coalesce(target_name, target_type, 'unknown')
-ORDER BY sessions DESC, identifier, target
+ORDER BY sessions DESC, identifier, target, namespace, target_type
 LIMIT 200
