@@ -2,6 +2,9 @@
 //! commit, must equal every field computed from scratch from `events` with plain SQL written
 //! here, independently of the product's SQL (no view, macro or derived column is used).
 //!
+//! The rollups `/metrics` reads (duration buckets, sessions per target, event counts) are
+//! compared the same way.
+//!
 //! The histories arrive in random order with replays, in commits of random size; sessions
 //! cross midnight and commits; some are open, some abandoned, CI sessions overlap; the CI rule
 //! changes half-way and a retention delete removes the oldest sessions.
@@ -80,7 +83,12 @@ fn session(rng: &mut impl Rng, now: DateTime<Utc>, n: usize) -> Session {
         _ => rng.gen_bool(0.7),
     };
     let has_start = rng.gen_bool(0.85);
-    let length = rng.gen_range(60..1800);
+    // Some durations sit exactly on a histogram bound (a bound is the bucket's upper end).
+    let length = if rng.gen_bool(0.2) {
+        [60, 300, 900][rng.gen_range(0..3)]
+    } else {
+        rng.gen_range(61..1800)
+    };
     let who = PEOPLE[rng.gen_range(0..PEOPLE.len())];
     let target = TARGETS[rng.gen_range(0..TARGETS.len())];
     let marker = match rng.gen_range(0..10) {
@@ -101,7 +109,12 @@ fn session(rng: &mut impl Rng, now: DateTime<Utc>, n: usize) -> Session {
         kinds.push((EventKind::SessionStart, 0));
     }
     for m in 0..rng.gen_range(0..4) {
-        kinds.push((EventKind::PortSteal, 5 + m * 7));
+        let kind = [
+            EventKind::PortSteal,
+            EventKind::PortMirror,
+            EventKind::CopyTarget,
+        ][rng.gen_range(0..3)];
+        kinds.push((kind, 5 + m * 7));
     }
     if has_end {
         kinds.push((EventKind::SessionEnd, length));
@@ -132,8 +145,14 @@ fn session(rng: &mut impl Rng, now: DateTime<Utc>, n: usize) -> Session {
                 e.attributes
                     .insert("jira_key".into(), Value::String(key.clone()));
             }
-            if kind == EventKind::PortSteal {
-                e.port = Some(8080);
+            match kind {
+                EventKind::PortSteal => e.port = Some(8080),
+                EventKind::PortMirror => {
+                    e.port = Some(80);
+                    e.http_filter = rng.gen_bool(0.5).then(|| "x-user: ana".to_string());
+                }
+                EventKind::CopyTarget => e.scale_down = Some(rng.gen_bool(0.5)),
+                _ => {}
             }
             if kind == EventKind::SessionEnd && reported {
                 e.session_duration = Some(offset as f64);
@@ -141,7 +160,7 @@ fn session(rng: &mut impl Rng, now: DateTime<Utc>, n: usize) -> Session {
             IncomingEvent {
                 event: e.finish(),
                 format: "tracing-json",
-                source: Arc::from("test"),
+                source: Arc::from(["otlp:127.0.0.1", "file:/var/log/operator.log"][n % 2]),
             }
         })
         .collect();
@@ -336,6 +355,62 @@ fn check(store: &Store, ci_pattern: &str, when: &str) {
         }
         let sessions = report["periodMetrics"]["sessionCount"].as_i64().unwrap();
         assert!(sessions > 0, "{when}: the history has sessions");
+    }
+    check_metrics(store, ci_pattern, when);
+}
+
+/// What `/metrics` reads from the rollups, against scratch: closed sessions per kind and
+/// duration bucket (the bounds written out here), sessions and closed time per target, and
+/// stored events per kind, source and target (Copy Target's pods as one `mirrord-copy-*`).
+const METRICS: [(&str, &str, &str); 3] = [
+    (
+        "duration buckets",
+        "SELECT kind, bucket, sessions, round(seconds, 6) FROM usage_durations",
+        "SELECT kind, CASE WHEN seconds <= 60 THEN 0 WHEN seconds <= 300 THEN 1 WHEN seconds <= 900 THEN 2
+                WHEN seconds <= 1800 THEN 3 WHEN seconds <= 3600 THEN 4 WHEN seconds <= 7200 THEN 5
+                WHEN seconds <= 14400 THEN 6 WHEN seconds <= 28800 THEN 7 ELSE 8 END AS b,
+            count(*), round(sum(seconds), 6)
+         FROM u WHERE ended IS NOT NULL GROUP BY kind, b",
+    ),
+    (
+        "sessions per target",
+        "SELECT kind, target_namespace, target_type, target_name, sum(sessions), round(sum(closed_seconds), 6)
+         FROM usage_targets GROUP BY ALL",
+        "SELECT kind, ns, ttype, tname, count(*), round(coalesce(sum(seconds) FILTER (WHERE ended IS NOT NULL), 0), 6)
+         FROM u GROUP BY ALL",
+    ),
+    (
+        "events",
+        "SELECT kind, source, target_namespace, target_name, filtered, scale_down, events FROM usage_events",
+        "SELECT kind, split_part(source, ':', 1), target_namespace,
+            CASE WHEN target_name LIKE 'mirrord-copy-%' THEN 'mirrord-copy-*' ELSE target_name END,
+            http_filter IS NOT NULL, scale_down, count(*)
+         FROM events GROUP BY ALL",
+    ),
+];
+
+fn check_metrics(store: &Store, ci_pattern: &str, when: &str) {
+    let scratch = SCRATCH
+        .replace("{CI}", ci_pattern)
+        .replace("{PK}", "username");
+    for (what, rollup, expected) in METRICS {
+        let sql = format!(
+            "WITH {scratch}, a AS ({rollup}), b AS ({expected})
+             SELECT CAST(d AS VARCHAR) FROM (
+                 (SELECT 'rollup only' AS side, * FROM (FROM a EXCEPT ALL FROM b))
+                 UNION ALL (SELECT 'scratch only', * FROM (FROM b EXCEPT ALL FROM a))) d"
+        );
+        let mut stmt = store.connection().prepare(&sql).unwrap();
+        let differences: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            differences.is_empty(),
+            "{when}: {what} differ:\n{}",
+            differences.join("\n")
+        );
     }
 }
 

@@ -66,6 +66,20 @@ CREATE TABLE usage_jira (
     unended_seconds DOUBLE NOT NULL
 );
 
+-- Per Jira key: usage_jira summed, with its distinct users; recomputed for the keys a commit
+-- changes, so the Jira section reads one row per key.
+CREATE TABLE usage_jira_keys (
+    jira_key         VARCHAR NOT NULL,
+    sessions         BIGINT NOT NULL,
+    closed_seconds   DOUBLE NOT NULL,
+    unended_seconds  DOUBLE NOT NULL,
+    users            BIGINT NOT NULL,
+    first_start      TIMESTAMP,
+    last_seen        TIMESTAMP,
+    ci_sessions      BIGINT NOT NULL,
+    exec_sessions    BIGINT NOT NULL
+);
+
 -- Closed sessions per kind and duration bucket (`duration_bucket`, the histogram's bounds from
 -- src/rules.rs): the /metrics duration histograms.
 CREATE TABLE usage_durations (

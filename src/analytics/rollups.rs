@@ -1,5 +1,5 @@
-//! All-time rollups: `usage_users`, `usage_targets`, `usage_jira`, `usage_durations` and
-//! `usage_events` (migration 008), so the All-time report and `/metrics` aggregate a few
+//! All-time rollups: `usage_users`, `usage_targets`, `usage_jira` (and per key,
+//! `usage_jira_keys`), `usage_durations` and `usage_events` (migration 008), so the All-time report and `/metrics` aggregate a few
 //! thousand rows instead of every session or event.
 //!
 //! They are kept current inside the fold's transaction ([`before_fold`] and [`after_fold`],
@@ -35,6 +35,7 @@ pub const ROLLUP_SQL: NamedSql = NamedSql::new(
         "events_apply",
         "stale_count",
         "stale_recompute",
+        "jira_keys_apply",
         "clear",
         "end",
     ],
@@ -47,17 +48,31 @@ const SHAPES: [&str; 4] = [
     "durations_shape",
 ];
 
+/// Runs `step`, tracing how long it took (`RUST_LOG=mirrord_usage=debug`).
+fn timed<T>(
+    step: &str,
+    run: impl FnOnce() -> Result<T, duckdb::Error>,
+) -> Result<T, duckdb::Error> {
+    let started = std::time::Instant::now();
+    let out = run()?;
+    tracing::debug!(step, ms = started.elapsed().as_secs_f64() * 1e3, "rollup");
+    Ok(out)
+}
+
 fn shapes(conn: &Connection, side: &str) -> Result<(), duckdb::Error> {
     for shape in SHAPES {
-        conn.prepare_cached(ROLLUP_SQL.get(shape))?
-            .execute([side])?;
+        timed(shape, || {
+            conn.prepare_cached(ROLLUP_SQL.get(shape))?.execute([side])
+        })?;
     }
     Ok(())
 }
 
 fn scope(conn: &Connection, which: &str) -> Result<(), duckdb::Error> {
-    conn.prepare_cached(ROLLUP_SQL.get("scope"))?
-        .execute([which])?;
+    timed("scope", || {
+        conn.prepare_cached(ROLLUP_SQL.get("scope"))?
+            .execute([which])
+    })?;
     Ok(())
 }
 
@@ -87,7 +102,7 @@ fn apply(conn: &Connection) -> Result<(), duckdb::Error> {
         "jira_apply",
         "durations_apply",
     ] {
-        conn.execute_batch(ROLLUP_SQL.get(step))?;
+        timed(step, || conn.execute_batch(ROLLUP_SQL.get(step)))?;
     }
     let stale: i64 = conn
         .prepare_cached(ROLLUP_SQL.get("stale_count"))?
@@ -99,7 +114,9 @@ fn apply(conn: &Connection) -> Result<(), duckdb::Error> {
         shapes(conn, "new")?;
         conn.execute_batch(ROLLUP_SQL.get("stale_recompute"))?;
     }
-    Ok(())
+    timed("jira_keys_apply", || {
+        conn.execute_batch(ROLLUP_SQL.get("jira_keys_apply"))
+    })
 }
 
 /// The store's `after_insert` step for the event counts: adds the events the commit stamped

@@ -334,8 +334,29 @@ SELECT * EXCLUDE (side) FROM rollup_jira_side r
 WHERE EXISTS (SELECT 1 FROM rollup_stale_jira st
               WHERE st.jira_key = r.jira_key AND st.identity = r.identity AND st.kind = r.kind);
 
+-- name: jira_keys_apply
+-- The keys whose usage_jira rows changed (merged or recomputed), summed again.
+CREATE OR REPLACE TEMP TABLE rollup_jira_keys AS
+SELECT jira_key FROM rollup_jira_delta UNION SELECT jira_key FROM rollup_stale_jira;
+DELETE FROM usage_jira_keys WHERE jira_key IN (SELECT jira_key FROM rollup_jira_keys);
+INSERT INTO usage_jira_keys BY NAME
+SELECT jira_key,
+    sum(sessions) AS sessions,
+    sum(closed_seconds) AS closed_seconds,
+    sum(unended_seconds) AS unended_seconds,
+    count(DISTINCT identity) AS users,
+    min(first_start) AS first_start,
+    max(last_seen) AS last_seen,
+    coalesce(sum(sessions) FILTER (WHERE kind = 'ci'), 0) AS ci_sessions,
+    coalesce(sum(sessions) FILTER (WHERE kind = 'exec'), 0) AS exec_sessions
+FROM usage_jira
+WHERE jira_key IN (SELECT jira_key FROM rollup_jira_keys)
+GROUP BY jira_key;
+DROP TABLE rollup_jira_keys;
+
 -- name: clear
 DELETE FROM usage_users;
+DELETE FROM usage_jira_keys;
 DELETE FROM usage_targets;
 DELETE FROM usage_jira;
 DELETE FROM usage_durations;

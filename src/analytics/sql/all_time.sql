@@ -171,25 +171,21 @@ GROUP BY namespace
 ORDER BY sessions DESC, namespace;
 
 -- name: jira_metrics
--- As jira_metrics.sql, users being people (identity). $1: one key, or NULL for all keys.
-WITH t AS (
-    SELECT jira_key, identity, kind, sessions, closed_seconds + unended_seconds AS seconds, first_start, last_seen
-    FROM usage_jira
-    UNION ALL
-    SELECT jira_key, NULL, kind, 0, -seconds, NULL, NULL
-    FROM open_sessions()
-    WHERE jira_key IS NOT NULL
+-- As jira_metrics.sql, users being people (identity), from the per-key rollup. $1: one key,
+-- or NULL for all keys.
+WITH open AS (
+    SELECT jira_key, sum(seconds) AS seconds FROM open_sessions() WHERE jira_key IS NOT NULL GROUP BY 1
 )
 SELECT
-    jira_key AS key,
-    sum(sessions)::BIGINT AS sessions,
-    coalesce(sum(seconds), 0) AS total_seconds,
-    count(DISTINCT identity) AS unique_users,
-    min(first_start) AS first_used,
-    max(last_seen) AS last_used,
-    coalesce(sum(sessions) FILTER (WHERE kind = 'ci'), 0)::BIGINT AS ci_sessions,
-    coalesce(sum(sessions) FILTER (WHERE kind = 'exec'), 0)::BIGINT AS exec_sessions
-FROM t
-WHERE $1::VARCHAR IS NULL OR jira_key = $1::VARCHAR
-GROUP BY jira_key
+    k.jira_key AS key,
+    k.sessions,
+    k.closed_seconds + k.unended_seconds - coalesce(open.seconds, 0) AS total_seconds,
+    k.users,
+    k.first_start,
+    k.last_seen,
+    k.ci_sessions,
+    k.exec_sessions
+FROM usage_jira_keys k
+LEFT JOIN open ON open.jira_key = k.jira_key
+WHERE $1::VARCHAR IS NULL OR k.jira_key = $1::VARCHAR
 ORDER BY total_seconds DESC, key;
