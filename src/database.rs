@@ -7,6 +7,7 @@
 //! through [`open`], so no path stores events without keeping the derived tables current.
 
 use crate::analytics::{rollups, sessions};
+use crate::directory;
 use crate::jira;
 use crate::store::{Derivations, Store, StoreError};
 
@@ -15,8 +16,10 @@ pub fn derivations() -> Derivations {
     Derivations::default()
         .define("jira key macro", jira::define_key_macro)
         .define("session views", sessions::define_views)
+        .define("directory views", directory::store::define_views)
         .after_insert("session fold", sessions::fold)
         .after_insert("event counts", rollups::count_events)
+        .catch_up("all-time rollups", rollups::catch_up)
         .after_insert("jira outbox", jira::outbox::enqueue_closed)
 }
 

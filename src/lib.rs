@@ -34,6 +34,7 @@ pub mod bench_load;
 pub mod config;
 pub mod dashboards;
 pub mod database;
+pub mod directory;
 pub mod event;
 pub mod generate;
 pub mod ingest;

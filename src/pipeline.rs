@@ -264,6 +264,21 @@ impl PipelineHandle {
 
     /// Runs `job` on the writer thread, after the submissions queued before it are committed,
     /// and returns its result. Waits for room in the queue like [`PipelineHandle::enqueue`].
+    /// Has the writer run the store's catch-up steps now (between commits), for a reader that
+    /// is about to read what they keep. Unlike [`Self::maintain`] it leaves the database
+    /// generation: the answers readers get don't change.
+    pub async fn catch_up(&self) -> Result<Result<usize, StoreError>, SubmitError> {
+        let (done, rx) = oneshot::channel();
+        let job: MaintenanceJob = Box::new(move |store| {
+            let _ = done.send(store.catch_up());
+        });
+        self.tx
+            .send(Work::Maintain(job))
+            .await
+            .map_err(|_| SubmitError::Closed)?;
+        rx.await.map_err(|_| SubmitError::Closed)
+    }
+
     pub async fn maintain<T, F>(&self, job: F) -> Result<T, SubmitError>
     where
         T: Send + 'static,
@@ -312,22 +327,67 @@ pub fn start(
     )
 }
 
+/// How long the writer waits without work before it runs the store's catch-up steps (the
+/// all-time rollups' merge), and after how many commits it runs them even when never idle.
+/// Merging costs ~50-100 ms whatever its size, so it waits for a pause rather than delaying the
+/// next commit; readers that need it current ask for it (`maintain`).
+pub const CATCH_UP_IDLE: Duration = Duration::from_secs(1);
+pub const CATCH_UP_COMMITS: usize = 500;
+
+/// Runs the store's catch-up steps. The database generation stays: what readers see (derived
+/// tables plus what is pending for them) does not change, so cached answers stay valid.
+fn catch_up(store: &Store) {
+    match store.catch_up() {
+        Ok(0) => {}
+        Ok(rows) => tracing::debug!(rows, "derived tables caught up"),
+        Err(e) => tracing::warn!(error = %e, "catching up derived tables failed; retried later"),
+    }
+}
+
 fn writer_loop(
     mut store: Store,
     mut rx: mpsc::Receiver<Work>,
     config: PipelineConfig,
     stats: &PipelineStats,
 ) -> Store {
-    while let Some(work) = rx.blocking_recv() {
+    // Commits since the last catch-up, and when the last one ended.
+    let mut behind: Option<(usize, Instant)> = None;
+    loop {
+        let work = match behind {
+            None => rx.blocking_recv(),
+            Some((commits, since)) => match rx.try_recv() {
+                Ok(work) if commits < CATCH_UP_COMMITS => Some(work),
+                Ok(work) => {
+                    catch_up(&store);
+                    behind = None;
+                    Some(work)
+                }
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    if since.elapsed() >= CATCH_UP_IDLE {
+                        catch_up(&store);
+                        behind = None;
+                    } else {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    continue;
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+            },
+        };
+        let Some(work) = work else { break };
         match work {
             Work::Submit(first) => {
                 if let Some(job) = commit(&mut store, first, &mut rx, config, stats) {
                     job(&mut store);
                 }
+                let commits = behind.map_or(0, |(n, _)| n);
+                behind = Some((commits + 1, Instant::now()));
             }
             Work::Maintain(job) => job(&mut store),
         }
     }
+    // Nothing left for after: e.g. `ingest` reads the rollups once it returns.
+    catch_up(&store);
     store
 }
 

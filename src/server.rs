@@ -43,7 +43,8 @@ pub enum ServeError {
 }
 
 /// Every file of named queries the service runs, checked before it opens the database.
-const NAMED_SQL: [&crate::named_sql::NamedSql; 7] = [
+const NAMED_SQL: [&crate::named_sql::NamedSql; 8] = [
+    &crate::directory::store::DIRECTORY_SQL,
     &crate::analytics::sessions::FOLD_SQL,
     &crate::analytics::rollups::ROLLUP_SQL,
     &crate::analytics::reports::ALL_TIME_SQL,

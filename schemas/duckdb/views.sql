@@ -87,6 +87,15 @@ END;
 CREATE OR REPLACE MACRO unended_seconds(last_seen_at, started_at, first_seen_at) AS
     epoch(last_seen_at) - epoch(coalesce(started_at, first_seen_at));
 
+-- What the all-time rollups aggregate of each session row of table `t` (session_state, or the
+-- fold's temp tables with the same columns): see src/analytics/rollups.sql.
+CREATE OR REPLACE MACRO rollup_rows(t) AS TABLE
+SELECT session_id, kind, client_id, client_user, client_name, client_hostname, identity,
+    target_namespace, target_type, target_name, jira_key,
+    start_at, ended_at, last_seen_at, closed_seconds,
+    CASE WHEN ended_at IS NULL THEN unended_seconds(last_seen_at, started_at, first_seen_at) END AS unended_seconds
+FROM query_table(t);
+
 -- Sessions without an end that are still open now. The all-time rollups count every session
 -- without an end as abandoned; reports take these off (few rows: only sessions without an end
 -- are read).

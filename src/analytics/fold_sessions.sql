@@ -139,9 +139,9 @@ UPDATE session_state SET
 FROM fold_touched t
 WHERE session_state.rowid = t.rid;
 
--- name: insert
+-- name: new
 -- Sessions new with this batch, with their derived columns.
-INSERT INTO session_state BY NAME
+CREATE OR REPLACE TEMP TABLE fold_new AS
 SELECT
     b.*,
     session_kind(b.ci_flag, b.client_user, b.client_name)                                      AS kind,
@@ -153,7 +153,11 @@ SELECT
 FROM fold_batch b
 WHERE NOT EXISTS (SELECT 1 FROM fold_touched t WHERE t.session_id = b.session_id);
 
+-- name: insert
+INSERT INTO session_state BY NAME SELECT * FROM fold_new;
+
 -- name: clean_up
+DROP TABLE fold_new;
 DROP TABLE fold_touched;
 DROP TABLE fold_batch;
 

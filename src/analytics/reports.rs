@@ -442,8 +442,9 @@ type TargetSections = (
     Vec<JiraMetric>,
 );
 
-/// Per-Jira-issue metrics for the period (All-time from the rollups); `key` narrows to one
-/// issue. Unique users are people (the Kubernetes user), whatever key the usage report uses.
+/// Per-Jira-issue metrics for the period (every key over all time from the rollups, which the
+/// caller must have caught up); `key` narrows to one issue. Unique users are people (the
+/// Kubernetes user), whatever key the usage report uses.
 pub fn jira(
     conn: &Connection,
     period: Period,
@@ -461,7 +462,9 @@ pub fn jira(
             exec_sessions: r.get(7)?,
         })
     };
-    if period.from.is_none() && period.to.is_none() {
+    // All keys over all time: the rollup. One key reads its own sessions, which is quick and
+    // never waits for the rollups to catch up (the Jira pushes and panel read it on their own).
+    if period.from.is_none() && period.to.is_none() && key.is_none() {
         return collect(conn, ALL_TIME_SQL.get("jira_metrics"), &[&key], map);
     }
     let p: [&dyn ToSql; 4] = [

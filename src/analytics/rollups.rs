@@ -1,155 +1,276 @@
-//! All-time rollups: `usage_users`, `usage_targets`, `usage_jira` (and per key,
-//! `usage_jira_keys`), `usage_durations` and `usage_events` (migration 008), so the All-time report and `/metrics` aggregate a few
-//! thousand rows instead of every session or event.
+//! All-time rollups: `usage_users` (and per day, `usage_user_days`), `usage_targets`,
+//! `usage_jira` (and per key, `usage_jira_keys`), `usage_durations` and `usage_events`
+//! (migration 008), so the All-time report and `/metrics` aggregate a few thousand rows
+//! instead of every session or event.
 //!
-//! They are kept current inside the fold's transaction ([`before_fold`] and [`after_fold`],
-//! called by `sessions::fold`), with work proportional to the start days a commit touches:
-//! see `rollups.sql` for how. The event counts are added by their own `after_insert` step
-//! ([`count_events`]). [`rebuild`] computes them from scratch with the same shapes; it
-//! runs when the derived columns are recomputed (a rules change), after a retention delete,
-//! and once for a database that predates them. Only values that do not depend on "now" are
-//! stored: the reports add abandoned sessions' durations per request (`abandoned_sessions()`).
+//! Each commit appends, in its own transaction, the sessions it touched before and after to
+//! `rollup_pending` ([`before_fold`] and [`after_fold`], called by `sessions::fold`) and notes
+//! its stamp ([`count_events`]). The writer merges that into the rollups ([`catch_up`], the
+//! store's catch-up step) when it has been idle, every so many commits, and before a report or
+//! scrape reads them, so rollups plus pending always equal the sessions. Merging in every
+//! commit cost ~100 ms a commit (about forty statements at ~1-3 ms each on two cores), which
+//! live ingest can't afford; appending costs two inserts. See `rollups.sql` for the merge. [`rebuild`] computes everything from scratch with the same statements;
+//! it runs when the derived columns are recomputed (a rules change), after a retention delete,
+//! and once for a database that predates the rollups. Only values that do not depend on "now"
+//! are stored: reports take off the sessions still open (`open_sessions()`).
 
+use chrono::NaiveDateTime;
 use duckdb::Connection;
 
 use crate::named_sql::NamedSql;
 
-/// The rollup statements, run in the order below: see `rollups.sql`.
+/// The rollup statements: see `rollups.sql`.
 pub const ROLLUP_SQL: NamedSql = NamedSql::new(
     "src/analytics/rollups.sql",
     include_str!("rollups.sql"),
     &[
-        "begin",
-        "dirty_days",
-        "scope",
-        "clear_sides",
-        "users_shape",
-        "targets_shape",
-        "jira_shape",
-        "durations_shape",
-        "users_apply",
-        "targets_apply",
-        "jira_apply",
-        "durations_apply",
-        "events_add",
-        "events_apply",
+        "is_set_up",
+        "setup",
+        "pending_old",
+        "pending_new",
+        "pending_stamp",
+        "has_pending",
+        "src_pending",
+        "pending_clear",
+        "pending_stamps_clear",
+        "src_all",
+        "src_stale",
+        "expand",
+        "days_hits",
+        "days_active",
+        "days_delete",
+        "days_insert",
+        "users_hits",
+        "users_stale",
+        "users_delete",
+        "users_insert",
+        "targets_hits",
+        "targets_delete",
+        "targets_insert",
+        "jira_hits",
+        "jira_stale",
+        "jira_delete",
+        "jira_insert",
+        "jira_dirty",
+        "jira_keys_delete",
+        "jira_keys_insert",
+        "durations_hits",
+        "durations_delete",
+        "durations_insert",
+        "events_hits",
+        "events_delete",
+        "events_insert",
         "stale_count",
-        "stale_recompute",
-        "jira_keys_apply",
+        "stale_delete_users",
+        "stale_delete_jira",
+        "stale_users",
+        "stale_jira",
+        "stale_dirty",
         "clear",
-        "end",
+        "empty_src",
+        "empty_expanded",
+        "empty_hits",
+        "empty_users_hits",
+        "empty_targets_hits",
+        "empty_jira_hits",
+        "empty_durations_hits",
+        "empty_events_hits",
+        "empty_active",
+        "empty_stale_users",
+        "empty_stale_jira",
+        "empty_jira_dirty",
     ],
 );
 
-const SHAPES: [&str; 4] = [
-    "users_shape",
-    "targets_shape",
-    "jira_shape",
-    "durations_shape",
+/// The merges, in order, once `rollup_src` holds the commit's rows (signed) and is expanded.
+/// Everything that reads `rollup_src` runs before a stale recompute refills it.
+const MERGE: [&str; 20] = [
+    "days_hits",
+    "days_active",
+    "days_delete",
+    "days_insert",
+    "users_hits",
+    "users_stale",
+    "users_delete",
+    "users_insert",
+    "targets_hits",
+    "targets_delete",
+    "targets_insert",
+    "jira_hits",
+    "jira_stale",
+    "jira_delete",
+    "jira_insert",
+    "jira_dirty",
+    "durations_hits",
+    "durations_delete",
+    "durations_insert",
+    "stale_count",
 ];
 
-/// Runs `step`, tracing how long it took (`RUST_LOG=mirrord_usage=debug`).
-fn timed<T>(
-    step: &str,
-    run: impl FnOnce() -> Result<T, duckdb::Error>,
-) -> Result<T, duckdb::Error> {
+/// Rows whose extreme a change undid, recomputed from all their sessions.
+const STALE: [&str; 8] = [
+    "stale_delete_users",
+    "stale_delete_jira",
+    "empty_src",
+    "empty_expanded",
+    "src_stale",
+    "expand",
+    "stale_users",
+    "stale_jira",
+];
+
+/// The scratch tables emptied for the next commit.
+const EMPTY: [&str; 12] = [
+    "empty_src",
+    "empty_expanded",
+    "empty_hits",
+    "empty_users_hits",
+    "empty_targets_hits",
+    "empty_jira_hits",
+    "empty_durations_hits",
+    "empty_events_hits",
+    "empty_active",
+    "empty_stale_users",
+    "empty_stale_jira",
+    "empty_jira_dirty",
+];
+
+/// Runs the single statement `name`, prepared once per connection; returns the rows it changed.
+fn run(conn: &Connection, name: &str) -> Result<usize, duckdb::Error> {
     let started = std::time::Instant::now();
-    let out = run()?;
-    tracing::debug!(step, ms = started.elapsed().as_secs_f64() * 1e3, "rollup");
-    Ok(out)
+    let rows = conn.prepare_cached(ROLLUP_SQL.get(name))?.execute([])?;
+    tracing::trace!(
+        step = name,
+        rows,
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "rollup"
+    );
+    Ok(rows)
 }
 
-fn shapes(conn: &Connection, side: &str) -> Result<(), duckdb::Error> {
-    for shape in SHAPES {
-        timed(shape, || {
-            conn.prepare_cached(ROLLUP_SQL.get(shape))?.execute([side])
-        })?;
+/// Creates the scratch tables and macros on this connection unless it has them already
+/// (creating them anew each commit cost more than the rest of the rollups' work).
+fn setup(conn: &Connection) -> Result<(), duckdb::Error> {
+    let ready: bool = conn
+        .prepare_cached(ROLLUP_SQL.get("is_set_up"))?
+        .query_row([], |r| r.get(0))?;
+    if !ready {
+        conn.execute_batch(ROLLUP_SQL.get("setup"))?;
     }
     Ok(())
 }
 
-fn scope(conn: &Connection, which: &str) -> Result<(), duckdb::Error> {
-    timed("scope", || {
-        conn.prepare_cached(ROLLUP_SQL.get("scope"))?
-            .execute([which])
-    })?;
+/// Inside the fold, after `fold_touched` is built and before `session_state` is written: the
+/// stored sessions the commit touches, as they are, appended to `rollup_pending` (sign -1).
+pub fn before_fold(conn: &Connection, stamp: NaiveDateTime) -> Result<(), duckdb::Error> {
+    conn.prepare_cached(ROLLUP_SQL.get("pending_old"))?
+        .execute([stamp])?;
     Ok(())
 }
 
-/// Inside the fold, after `fold_touched` is built and before `session_state` is written: the
-/// days the commit changes, aggregated as they are now ('old').
-pub fn before_fold(conn: &Connection) -> Result<(), duckdb::Error> {
-    conn.execute_batch(ROLLUP_SQL.get("begin"))?;
-    conn.prepare_cached(ROLLUP_SQL.get("dirty_days"))?
-        .execute([])?;
-    scope(conn, "days")?;
-    shapes(conn, "old")
+/// Inside the fold, after `session_state` is written: the commit's sessions as they are now
+/// (sign +1). The merge into the rollups waits for [`catch_up`].
+pub fn after_fold(conn: &Connection, stamp: NaiveDateTime) -> Result<(), duckdb::Error> {
+    conn.prepare_cached(ROLLUP_SQL.get("pending_new"))?
+        .execute([stamp])?;
+    Ok(())
 }
 
-/// Inside the fold, after `session_state` is written: the same days aggregated again ('new'),
-/// merged into the rollups, and any row whose minimum or maximum the change undid recomputed.
-pub fn after_fold(conn: &Connection) -> Result<(), duckdb::Error> {
-    scope(conn, "days")?;
-    shapes(conn, "new")?;
-    apply(conn)?;
-    conn.execute_batch(ROLLUP_SQL.get("end"))
+/// Whether commits are pending: a reader must have the writer [`catch_up`] before it reads the
+/// rollups.
+pub fn has_pending(conn: &Connection) -> Result<bool, duckdb::Error> {
+    conn.prepare_cached(ROLLUP_SQL.get("has_pending"))?
+        .query_row([], |r| r.get(0))
 }
 
-fn apply(conn: &Connection) -> Result<(), duckdb::Error> {
-    for step in [
-        "users_apply",
-        "targets_apply",
-        "jira_apply",
-        "durations_apply",
-    ] {
-        timed(step, || conn.execute_batch(ROLLUP_SQL.get(step)))?;
+/// The store's `catch_up` step: merges what the commits since the last call left in
+/// `rollup_pending` into the rollups, in one transaction. Returns the pending rows merged.
+pub fn catch_up(conn: &Connection) -> Result<usize, duckdb::Error> {
+    if !has_pending(conn)? {
+        return Ok(0);
+    }
+    let started = std::time::Instant::now();
+    let tx = conn.unchecked_transaction()?;
+    setup(&tx)?;
+    let rows = run(&tx, "src_pending")?;
+    merge(&tx)?;
+    add_events(&tx, false)?;
+    run(&tx, "pending_clear")?;
+    run(&tx, "pending_stamps_clear")?;
+    tx.commit()?;
+    tracing::debug!(
+        rows,
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "pending commits merged into the rollups"
+    );
+    Ok(rows)
+}
+
+/// Expands `rollup_src`, merges it into every rollup, recomputes stale rows, and empties the
+/// scratch tables.
+fn merge(conn: &Connection) -> Result<(), duckdb::Error> {
+    let started = std::time::Instant::now();
+    run(conn, "expand")?;
+    for step in &MERGE[..MERGE.len() - 1] {
+        run(conn, step)?;
     }
     let stale: i64 = conn
         .prepare_cached(ROLLUP_SQL.get("stale_count"))?
         .query_row([], |r| r.get(0))?;
     if stale > 0 {
         tracing::debug!(stale, "rollup rows recomputed from their sessions");
-        conn.execute_batch(ROLLUP_SQL.get("clear_sides"))?;
-        scope(conn, "stale")?;
-        shapes(conn, "new")?;
-        conn.execute_batch(ROLLUP_SQL.get("stale_recompute"))?;
+        for step in STALE {
+            run(conn, step)?;
+        }
+        run(conn, "stale_dirty")?;
     }
-    timed("jira_keys_apply", || {
-        conn.execute_batch(ROLLUP_SQL.get("jira_keys_apply"))
-    })
+    run(conn, "jira_keys_delete")?;
+    run(conn, "jira_keys_insert")?;
+    for step in EMPTY {
+        run(conn, step)?;
+    }
+    tracing::debug!(
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        stale,
+        "rollups merged"
+    );
+    Ok(())
 }
 
-/// The store's `after_insert` step for the event counts: adds the events the commit stamped
-/// `stamp` stored (`None`: every stored event, when rebuilding).
+/// The store's `after_insert` step for the event counts: notes the commit, whose events
+/// [`catch_up`] counts.
 pub fn count_events(
     conn: &Connection,
     stamp: chrono::DateTime<chrono::Utc>,
 ) -> Result<usize, duckdb::Error> {
-    add_events(conn, Some(stamp.naive_utc()))
+    conn.prepare_cached(ROLLUP_SQL.get("pending_stamp"))?
+        .execute([stamp.naive_utc()])
 }
 
-fn add_events(
-    conn: &Connection,
-    stamp: Option<chrono::NaiveDateTime>,
-) -> Result<usize, duckdb::Error> {
+/// Adds the pending commits' events (`all`: every stored event) to `usage_events`.
+fn add_events(conn: &Connection, all: bool) -> Result<usize, duckdb::Error> {
+    conn.prepare_cached(ROLLUP_SQL.get("events_hits"))?
+        .execute([all])?;
+    run(conn, "events_delete")?;
     let rows = conn
-        .prepare_cached(ROLLUP_SQL.get("events_add"))?
-        .execute([stamp])?;
-    conn.execute_batch(ROLLUP_SQL.get("events_apply"))?;
+        .prepare_cached(ROLLUP_SQL.get("events_insert"))?
+        .execute([all])?;
+    run(conn, "empty_events_hits")?;
     Ok(rows)
 }
 
-/// The rollups computed from scratch from `session_state`. Run it inside the transaction
-/// that changed the sessions wholesale, so readers never see them disagree.
+/// The rollups computed from scratch from `session_state` and `events`. Run it inside the
+/// transaction that changed the sessions wholesale, so readers never see them disagree.
 pub fn rebuild(conn: &Connection) -> Result<(), duckdb::Error> {
     let started = std::time::Instant::now();
-    conn.execute_batch(ROLLUP_SQL.get("begin"))?;
+    setup(conn)?;
     conn.execute_batch(ROLLUP_SQL.get("clear"))?;
-    scope(conn, "all")?;
-    shapes(conn, "new")?;
-    apply(conn)?;
-    conn.execute_batch(ROLLUP_SQL.get("end"))?;
-    add_events(conn, None)?;
+    for step in EMPTY {
+        run(conn, step)?;
+    }
+    run(conn, "src_all")?;
+    merge(conn)?;
+    add_events(conn, true)?;
     tracing::info!(
         ms = started.elapsed().as_secs_f64() * 1e3,
         "all-time rollups rebuilt"

@@ -13,6 +13,7 @@ pub const FOLD_SQL: NamedSql = NamedSql::new(
         "aggregate",
         "touched",
         "update",
+        "new",
         "insert",
         "clean_up",
         "rules_fingerprint",
@@ -21,7 +22,7 @@ pub const FOLD_SQL: NamedSql = NamedSql::new(
         "remember_fingerprint",
     ],
 );
-const FOLD_STEPS: [&str; 4] = ["touched", "update", "insert", "clean_up"];
+const FOLD_STEPS: [&str; 5] = ["touched", "new", "update", "insert", "clean_up"];
 
 /// The views over `session_state`, with `{{setting}}` placeholders.
 const VIEWS_SQL: &str = include_str!("../../schemas/duckdb/views.sql");
@@ -47,12 +48,12 @@ pub fn fold(
             "clean_up" => conn.execute_batch(FOLD_SQL.get(step))?,
             // The rollups read the days the commit changes before and after it writes.
             "update" => {
-                rollups::before_fold(conn)?;
+                rollups::before_fold(conn, stamp.naive_utc())?;
                 conn.prepare_cached(FOLD_SQL.get(step))?.execute([])?;
             }
             "insert" => {
                 conn.prepare_cached(FOLD_SQL.get(step))?.execute([])?;
-                rollups::after_fold(conn)?;
+                rollups::after_fold(conn, stamp.naive_utc())?;
             }
             _ => {
                 conn.prepare_cached(FOLD_SQL.get(step))?.execute([])?;

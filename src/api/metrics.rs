@@ -545,6 +545,7 @@ pub async fn metrics(
         .unwrap_or(state.metrics_token.is_some());
     let stats = state.pipeline.stats.clone();
     let depth = state.pipeline.queue_depth();
+    state.rollups_current().await?;
     // Read before computing: a commit meanwhile leaves what is computed already stale.
     let generation = stats.generation.load(Ordering::Acquire);
     let database = match state.scrape_cache.get(generation, user_labels) {

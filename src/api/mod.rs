@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod auth;
 pub mod cache;
+pub mod directory;
 pub mod error;
 pub mod guard;
 pub mod ingest;
@@ -50,6 +51,24 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Makes the all-time rollups current before a read that uses them: when commits are
+    /// pending, the writer merges them first (one merge, however many commits; usually done
+    /// already, in the writer's idle time).
+    pub async fn rollups_current(&self) -> Result<(), ApiError> {
+        let pending = self
+            .read(|c| Ok(crate::analytics::rollups::has_pending(c)?))
+            .await?;
+        if pending {
+            self.pipeline.catch_up().await.map_err(|e| {
+                ApiError::new(
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    format!("{e}: the server is shutting down"),
+                )
+            })??;
+        }
+        Ok(())
+    }
+
     /// Runs `f` with a fresh reader connection on a blocking thread.
     pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
     where
@@ -85,11 +104,18 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sessions", get(reports::sessions))
         .route("/api/v1/usage/sessions", get(reports::usage_sessions))
         .route("/api/v1/dashboards/{vendor}", get(reports::dashboard))
+        .route("/api/v1/directory", get(directory::show))
         .route_layer(layer(state.clone(), auth::require_viewer));
     let admin = Router::new()
         .route("/api/v1/sql", post(sql::run))
         .route("/api/v1/admin/backup", post(admin::backup))
         .route("/api/v1/admin/retention", post(admin::retention))
+        .route(
+            "/api/v1/directory",
+            post(directory::import).layer(axum::extract::DefaultBodyLimit::max(
+                crate::directory::MAX_BYTES,
+            )),
+        )
         .route_layer(layer(state.clone(), auth::require_admin));
     let ingest = Router::new()
         .route("/api/v1/ingest", post(ingest::ingest))

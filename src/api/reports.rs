@@ -34,6 +34,7 @@ pub async fn usage(
     let p = period(q.from.as_deref(), q.to.as_deref())?;
     let key = q.primary_key.unwrap_or_default();
     let settings = state.report_settings.clone();
+    state.rollups_current().await?;
     let report = state
         .read(move |c| Ok(reports::usage(c, p, key, &settings)?))
         .await?;
@@ -168,6 +169,7 @@ pub async fn jira_all(
     Query(q): Query<JiraQuery>,
 ) -> Result<Response, ApiError> {
     let p = period(q.from.as_deref(), q.to.as_deref())?;
+    state.rollups_current().await?;
     let issues = state.read(move |c| Ok(reports::jira(c, p, None)?)).await?;
     Ok(Json(serde_json::json!({ "issues": issues })).into_response())
 }
@@ -180,6 +182,7 @@ pub async fn jira_one(
 ) -> Result<Response, ApiError> {
     let p = period(q.from.as_deref(), q.to.as_deref())?;
     let k = key.clone();
+    state.rollups_current().await?;
     let mut issues = state
         .read(move |c| Ok(reports::jira(c, p, Some(&k))?))
         .await?;

@@ -70,6 +70,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "rollups",
         include_str!("../../schemas/duckdb/008_rollups.sql"),
     ),
+    (
+        9,
+        "directory",
+        include_str!("../../schemas/duckdb/009_directory.sql"),
+    ),
 ];
 
 /// The `settings` table as key → value, for steps that render it into their SQL.
@@ -82,11 +87,16 @@ pub type DefineFn = fn(&Connection, &Settings) -> Result<(), duckdb::Error>;
 /// `ingested_at = stamp`. Returns the rows it changed (for tracing).
 pub type AfterInsertFn = fn(&Connection, DateTime<Utc>) -> Result<usize, duckdb::Error>;
 
+/// Brings a write-behind derived table up to date with what the commits since its last call
+/// left for it; runs between commits, in its own transaction. Returns the rows it merged.
+pub type CatchUpFn = fn(&Connection) -> Result<usize, duckdb::Error>;
+
 /// The derived-table steps registered with the store, each run in registration order.
 #[derive(Default, Clone)]
 pub struct Derivations {
     define: Vec<(&'static str, DefineFn)>,
     after_insert: Vec<(&'static str, AfterInsertFn)>,
+    catch_up: Vec<(&'static str, CatchUpFn)>,
 }
 
 impl Derivations {
@@ -99,6 +109,13 @@ impl Derivations {
     /// Adds a step run inside every commit that stored new events.
     pub fn after_insert(mut self, name: &'static str, step: AfterInsertFn) -> Self {
         self.after_insert.push((name, step));
+        self
+    }
+
+    /// Adds a step that [`Store::catch_up`] runs (the writer between commits, and readers
+    /// through it before they read what the step keeps).
+    pub fn catch_up(mut self, name: &'static str, step: CatchUpFn) -> Self {
+        self.catch_up.push((name, step));
         self
     }
 }
@@ -301,6 +318,16 @@ impl Store {
     }
 
     /// A second connection to the same database, for readers.
+    /// Runs every catch-up step (write-behind derived tables merge what commits left for
+    /// them). Returns the rows merged.
+    pub fn catch_up(&self) -> Result<usize, StoreError> {
+        let mut rows = 0;
+        for &(step, catch_up) in &self.derivations.catch_up {
+            rows += catch_up(&self.conn).map_err(|source| StoreError::Derived { step, source })?;
+        }
+        Ok(rows)
+    }
+
     pub fn reader(&self) -> Result<Connection, StoreError> {
         Ok(self.conn.try_clone()?)
     }
@@ -335,7 +362,11 @@ impl Store {
         commit.add_events(&batch)?;
         commit.add_rejects(rejects)?;
         commit.save_checkpoints(checkpoints, retired)?;
-        commit.finish()
+        let stats = commit.finish()?;
+        // One-off appends (tests, the demo, tools) leave no pending work behind; the pipeline
+        // commits through `begin` and catches up between commits.
+        self.catch_up()?;
+        Ok(stats)
     }
 
     /// Opens the transaction of one commit, stamped with a fresh `ingested_at`. Add batches,

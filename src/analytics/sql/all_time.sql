@@ -171,8 +171,8 @@ GROUP BY namespace
 ORDER BY sessions DESC, namespace;
 
 -- name: jira_metrics
--- As jira_metrics.sql, users being people (identity), from the per-key rollup. $1: one key,
--- or NULL for all keys.
+-- As jira_metrics.sql, users being people (identity), from the per-key rollup. $1: NULL (all
+-- keys; one key reads its sessions instead, see reports::jira).
 WITH open AS (
     SELECT jira_key, sum(seconds) AS seconds FROM open_sessions() WHERE jira_key IS NOT NULL GROUP BY 1
 )
