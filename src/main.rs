@@ -53,6 +53,35 @@ enum Command {
     /// Jira integration: the outbox, the REST sink's check against Jira, and a backfill.
     #[command(subcommand)]
     Jira(JiraCommand),
+    /// The directory of engineers and groups: import a CSV or JSON file, show the tree.
+    #[command(subcommand)]
+    Directory(DirectoryCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DirectoryCommand {
+    /// Import a directory file, all or nothing: a file with any problem changes nothing and
+    /// every problem is printed (row, column, reason). CSV columns: kind (person|group), id,
+    /// name, email, kubernetes_user, client_name, client_hostname, client_id (several values
+    /// separated by `;`), groups (`;`-separated group ids), type and parent (for groups).
+    /// A `.json` file: {"groups": [...], "people": [...]} with the same fields.
+    Import {
+        /// The file (`.json` for JSON, anything else is read as CSV).
+        file: std::path::PathBuf,
+        /// Only check the file; import nothing.
+        #[arg(long)]
+        check: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The directory in force: its snapshot, the group tree with head counts, and the people
+    /// no session matches.
+    Show {
+        /// Print it as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// How to reach a running `serve`, for jobs that need the database it holds.
@@ -325,6 +354,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Jira(JiraCommand::Status(args)) => run_jira_status(&cli.db, args),
         Command::Jira(JiraCommand::Check(args)) => run_jira_check(&cli.db, args),
         Command::Jira(JiraCommand::Sync(args)) => run_jira_sync(&cli.db, args),
+        Command::Directory(cmd) => run_directory(&cli.db, cmd),
         Command::Bench(BenchCommand::Ingest { events, seed, dir }) => {
             let tmp = tempfile::tempdir()?;
             let dir = dir.unwrap_or_else(|| tmp.path().to_path_buf());
@@ -468,6 +498,66 @@ fn run_backup(db: &str, args: BackupArgs) -> anyhow::Result<()> {
         ops::backup::snapshot(store.connection(), &args.out)?
     };
     print_out(&format!("{report}\n"))
+}
+
+fn run_directory(db: &str, cmd: DirectoryCommand) -> anyhow::Result<()> {
+    use mirrord_usage::directory::{self, Format, ImportReport, store};
+    match cmd {
+        DirectoryCommand::Import { file, check, json } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("read {}", file.display()))?;
+            let report = match directory::parse(&bytes, Format::guess(&file.to_string_lossy())) {
+                Err(problems) => ImportReport::refused(problems),
+                Ok(dir) if check => ImportReport {
+                    imported: false,
+                    snapshot: None,
+                    people: dir.people.len(),
+                    groups: dir.groups.len(),
+                    identities: dir.people.iter().map(|p| p.identities.len()).sum(),
+                    problems: Vec::new(),
+                },
+                Ok(dir) => {
+                    let store = ops::open_existing(db).or_else(|_| {
+                        mirrord_usage::database::open(db).with_context(|| {
+                            format!("open {db} (if serve is running on it, POST the file to /api/v1/directory)")
+                        })
+                    })?;
+                    store::import(
+                        store.connection(),
+                        &dir,
+                        &file.display().to_string(),
+                        chrono::Utc::now(),
+                    )?
+                }
+            };
+            if json {
+                print_out(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+            } else if check && report.problems.is_empty() {
+                print_out(&format!(
+                    "{}: no problems ({} people, {} groups, {} identities)\n",
+                    file.display(),
+                    report.people,
+                    report.groups,
+                    report.identities
+                ))?;
+            } else {
+                print_out(&report.to_string())?;
+            }
+            if report.problems.is_empty() {
+                Ok(())
+            } else {
+                std::process::exit(1)
+            }
+        }
+        DirectoryCommand::Show { json } => {
+            let store = ops::open_existing(db)?;
+            let overview = store::overview(store.connection())?;
+            if json {
+                print_out(&format!("{}\n", serde_json::to_string_pretty(&overview)?))
+            } else {
+                print_out(&overview.to_string())
+            }
+        }
+    }
 }
 
 /// Installs logging (and OTLP export when `OTEL_EXPORTER_OTLP_ENDPOINT` is set). Call it

@@ -284,11 +284,23 @@ impl PipelineHandle {
         T: Send + 'static,
         F: FnOnce(&mut Store) -> T + Send + 'static,
     {
+        self.maintain_if(move |store| (job(store), true)).await
+    }
+
+    /// [`Self::maintain`] for a job that says whether it changed what readers see: the
+    /// database generation (and so the report caches) moves only when it did.
+    pub async fn maintain_if<T, F>(&self, job: F) -> Result<T, SubmitError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> (T, bool) + Send + 'static,
+    {
         let (done, rx) = oneshot::channel();
         let stats = self.stats.clone();
         let job: MaintenanceJob = Box::new(move |store| {
-            let out = job(store);
-            stats.generation.fetch_add(1, Ordering::Release);
+            let (out, changed) = job(store);
+            if changed {
+                stats.generation.fetch_add(1, Ordering::Release);
+            }
             let _ = done.send(out);
         });
         self.tx

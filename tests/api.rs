@@ -18,10 +18,12 @@ const API_ROUTES: &[(&str, &str, bool)] = &[
     ("GET", "/api/v1/sessions", false),
     ("GET", "/api/v1/usage/sessions", false),
     ("GET", "/api/v1/dashboards/grafana-prometheus", false),
+    ("GET", "/api/v1/directory", false),
     ("POST", "/api/v1/sql", true),
     ("POST", "/api/v1/ingest", true),
     ("POST", "/api/v1/admin/retention?dry_run=true", true),
     ("POST", "/api/v1/admin/backup", true),
+    ("POST", "/api/v1/directory", true),
 ];
 
 fn demo_server() -> (tempfile::TempDir, Server) {

@@ -174,7 +174,12 @@ async fn run_once(pipeline: &PipelineHandle, policy: RetentionPolicy) {
         keep_sessions_days = policy.keep_sessions_days
     );
     let outcome = pipeline
-        .maintain(move |store| apply(store.connection(), policy, Utc::now(), false))
+        .maintain_if(move |store| {
+            let out = apply(store.connection(), policy, Utc::now(), false);
+            // Nothing deleted: cached reports stay valid.
+            let changed = !matches!(&out, Ok(r) if r.events + r.rejects + r.sessions == 0);
+            (out, changed)
+        })
         .instrument(span.clone())
         .await;
     span.in_scope(|| match outcome {
