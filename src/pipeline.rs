@@ -364,27 +364,30 @@ fn writer_loop(
 ) -> Store {
     // Commits since the last catch-up, and when the last one ended.
     let mut behind: Option<(usize, Instant)> = None;
+    // Waits for work with a deadline (the idle catch-up), waking the moment work arrives.
+    let timer = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a timer for the store writer");
     loop {
         let work = match behind {
             None => rx.blocking_recv(),
-            Some((commits, since)) => match rx.try_recv() {
-                Ok(work) if commits < CATCH_UP_COMMITS => Some(work),
-                Ok(work) => {
-                    catch_up(&store);
-                    behind = None;
-                    Some(work)
-                }
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    if since.elapsed() >= CATCH_UP_IDLE {
+            Some((commits, _)) if commits >= CATCH_UP_COMMITS => {
+                catch_up(&store);
+                behind = None;
+                continue;
+            }
+            Some((_, since)) => {
+                let left = CATCH_UP_IDLE.saturating_sub(since.elapsed());
+                match timer.block_on(async { tokio::time::timeout(left, rx.recv()).await }) {
+                    Ok(work) => work,
+                    Err(_idle) => {
                         catch_up(&store);
                         behind = None;
-                    } else {
-                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
                     }
-                    continue;
                 }
-                Err(mpsc::error::TryRecvError::Disconnected) => None,
-            },
+            }
         };
         let Some(work) = work else { break };
         match work {
