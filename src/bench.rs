@@ -418,6 +418,10 @@ pub fn run_reports(
         .pool_max_idle_per_host(0)
         .build()
         .map_err(|e| BenchError::Serve(e.to_string()))?;
+    // As `serve` does (tls::serve_http): no Nagle on the accepted connections.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     rt.spawn(async move { axum::serve(listener, crate::api::router(state)).await });
     let today = chrono::Utc::now().date_naive();
     let month_ago = (today - chrono::Duration::days(29)).and_hms_opt(0, 0, 0);

@@ -193,6 +193,10 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let Some(acceptor) = tls else {
+        // No Nagle: a report's body (up to a few megabytes) otherwise waits on delayed ACKs.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         return axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
