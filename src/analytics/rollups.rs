@@ -84,7 +84,7 @@ pub const ROLLUP_SQL: NamedSql = NamedSql::new(
 
 /// The merges, in order, once `rollup_src` holds the commit's rows (signed) and is expanded.
 /// Everything that reads `rollup_src` runs before a stale recompute refills it.
-const MERGE: [&str; 20] = [
+const MERGE: [&str; 19] = [
     "days_hits",
     "days_active",
     "days_delete",
@@ -104,7 +104,6 @@ const MERGE: [&str; 20] = [
     "durations_hits",
     "durations_delete",
     "durations_insert",
-    "stale_count",
 ];
 
 /// Rows whose extreme a change undid, recomputed from all their sessions.
@@ -211,7 +210,7 @@ pub fn catch_up(conn: &Connection) -> Result<usize, duckdb::Error> {
 fn merge(conn: &Connection) -> Result<(), duckdb::Error> {
     let started = std::time::Instant::now();
     run(conn, "expand")?;
-    for step in &MERGE[..MERGE.len() - 1] {
+    for step in MERGE {
         run(conn, step)?;
     }
     let stale: i64 = conn

@@ -10,23 +10,15 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use rand::RngCore;
 use serde::Deserialize;
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, unavailable};
 use crate::ops::remote::{EVENTS_HEADER, REJECTS_HEADER, SESSIONS_HEADER};
 use crate::ops::retention::{self, RetentionPolicy, RetentionReport};
 use crate::ops::{OpsError, backup};
-use crate::pipeline::SubmitError;
-
-fn unavailable(e: SubmitError) -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        format!("{e}: the server is shutting down"),
-    )
-}
 
 fn failed(e: OpsError) -> ApiError {
     ApiError::internal(e.to_string())

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, unavailable};
 use crate::directory::{self, Format, ImportReport, store};
 
 /// `GET /api/v1/directory`.
@@ -47,12 +47,7 @@ pub async fn import(
         .pipeline
         .maintain(move |s| store::import(s.connection(), &dir, "api", chrono::Utc::now()))
         .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("{e}: the server is shutting down"),
-            )
-        })?
+        .map_err(unavailable)?
         .map_err(|e| ApiError::internal(e.to_string()))?;
     tracing::info!(
         snapshot = report.snapshot,

@@ -50,6 +50,14 @@ pub struct AppState {
     pub scrape_cache: Arc<metrics::ScrapeCache>,
 }
 
+/// The writer is gone (the server is stopping): 503, for every route that hands it work.
+pub(crate) fn unavailable(e: crate::pipeline::SubmitError) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        format!("{e}: the server is shutting down"),
+    )
+}
+
 impl AppState {
     /// Makes the all-time rollups current before a read that uses them: when commits are
     /// pending, the writer merges them first (one merge, however many commits; usually done
@@ -59,12 +67,7 @@ impl AppState {
             .read(|c| Ok(crate::analytics::rollups::has_pending(c)?))
             .await?;
         if pending {
-            self.pipeline.catch_up().await.map_err(|e| {
-                ApiError::new(
-                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                    format!("{e}: the server is shutting down"),
-                )
-            })??;
+            self.pipeline.catch_up().await.map_err(unavailable)??;
         }
         Ok(())
     }
