@@ -149,3 +149,51 @@ person,eve,Eve,dee@corp.example,a,,
     let matched = server.rows("SELECT person_id FROM session_people WHERE session_id = 's1'");
     assert_eq!(matched, vec![serde_json::json!(["ana"])]);
 }
+
+/// The CLI: `--check` reads and checks without importing, a bad file exits non-zero with its
+/// problems and changes nothing, `import` stores a snapshot, `show` prints the tree.
+#[test]
+fn the_cli_checks_imports_and_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.duckdb");
+    let good = dir.path().join("people.csv");
+    std::fs::write(&good, GOOD).unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "id,name,client_id\nana,Ana,m1\nbo,Bo,m1\n").unwrap();
+    let path = |p: &std::path::Path| p.display().to_string();
+
+    // Identities by hand: Ana's Kubernetes user and client name, Bo's and Cy's Kubernetes users.
+    let checked = common::ok(common::run(
+        &db,
+        &["directory", "import", &path(&good), "--check"],
+    ));
+    assert!(
+        checked.contains("no problems (3 people, 3 groups, 4 identities)"),
+        "{checked}"
+    );
+    assert!(!db.exists(), "--check wrote nothing, not even a database");
+
+    let refused = common::run(&db, &["directory", "import", &path(&bad), "--json"]);
+    assert!(!refused.status.success(), "a bad file exits non-zero");
+    let report: Value = serde_json::from_slice(&refused.stdout).unwrap();
+    assert_eq!(report["imported"], false);
+    assert_eq!(report["problems"][0]["row"], 3);
+    assert_eq!(report["problems"][0]["column"], "client_id");
+
+    assert!(!db.exists(), "a refused file wrote nothing");
+    let imported = common::ok(common::run(&db, &["directory", "import", &path(&good)]));
+    assert!(
+        imported.contains("imported directory snapshot 1: 3 people, 3 groups, 4 identities"),
+        "{imported}"
+    );
+    let tree = common::ok(common::run(&db, &["directory", "show"]));
+    assert!(
+        tree.contains("  Engineering (department, eng): 3 people, 0 direct"),
+        "{tree}"
+    );
+    assert!(
+        tree.contains("    Web (team, web): 2 people, 2 direct"),
+        "{tree}"
+    );
+    assert!(tree.contains("matched by no session (3)"), "{tree}");
+}
