@@ -407,6 +407,8 @@ pub fn run_reports(
         sql_permits: std::sync::Arc::new(tokio::sync::Semaphore::new(2)),
         report_cache: Default::default(),
         scrape_cache: Default::default(),
+        display: Default::default(),
+        zone: chrono_tz::Tz::UTC,
     };
     let serve_err = |e: std::io::Error| BenchError::Serve(e.to_string());
     let rt = tokio::runtime::Runtime::new().map_err(serve_err)?;

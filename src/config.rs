@@ -39,6 +39,10 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub jira: crate::jira::JiraConfig,
     pub retention: RetentionConfig,
+    pub directory: DirectoryConfig,
+    pub adoption: AdoptionConfig,
+    pub reports: ReportsConfig,
+    pub display: DisplayConfig,
 }
 
 /// `[server]`: the main HTTP port (API, dashboard, `/metrics`, HTTP JSON ingest).
@@ -364,9 +368,106 @@ impl Default for RetentionConfig {
     }
 }
 
+/// `[directory]`: the engineers and groups reports scope by (see docs/adoption.md).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DirectoryConfig {
+    /// A directory file (CSV, or JSON when it ends in `.json`) that `serve` imports at start
+    /// and again whenever it changes; a bad file is refused and logged, the one in force stays.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// The group type shown as an engineer's team.
+    pub team_type: String,
+}
+
+impl Default for DirectoryConfig {
+    fn default() -> Self {
+        DirectoryConfig {
+            file: None,
+            team_type: "team".into(),
+        }
+    }
+}
+
+/// `[adoption]`: the thresholds of the Adoption report and the group metrics.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdoptionConfig {
+    /// Days with a session in the range that make an engineer *regular*.
+    pub regular_active_days: u32,
+    /// Days with a session in the range that make an engineer a *champion*.
+    pub champion_active_days: u32,
+    /// An engineer active earlier in the range with no session in its last this-many days is
+    /// *going cold*.
+    pub going_cold_days: u32,
+    /// The window, in days up to now, of the Prometheus group metrics.
+    pub active_days: u32,
+}
+
+impl Default for AdoptionConfig {
+    fn default() -> Self {
+        AdoptionConfig {
+            regular_active_days: 4,
+            champion_active_days: 10,
+            going_cold_days: 14,
+            active_days: 30,
+        }
+    }
+}
+
+/// `[reports]`: how reports cut time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportsConfig {
+    /// The IANA time zone (e.g. `Europe/Berlin`) where days and weeks (from Monday) begin, for
+    /// trends with an `interval` and the Adoption report.
+    pub time_zone: String,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        ReportsConfig {
+            time_zone: "UTC".into(),
+        }
+    }
+}
+
+impl ReportsConfig {
+    /// The configured zone; an unknown name is a config error.
+    pub fn zone(&self) -> Result<chrono_tz::Tz, ConfigError> {
+        self.time_zone
+            .parse()
+            .map_err(|_| ConfigError::Invalid {
+                origin: "[reports] time_zone".into(),
+                message: format!(
+                    "unknown time zone `{}`; use an IANA name such as `UTC` or `Europe/Berlin`",
+                    self.time_zone
+                ),
+            })
+    }
+}
+
+/// `[display]`: how identities are shown (never how they are stored).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DisplayConfig {
+    /// Rules applied in order to each identity a report shows, e.g. `{ pattern = "^keycloak:",
+    /// replacement = "" }`; `$1` in a replacement is the first capture group.
+    pub rewrite: Vec<RewriteRule>,
+}
+
+/// One display rewrite: a regular expression and its replacement.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RewriteRule {
+    pub pattern: String,
+    #[serde(default)]
+    pub replacement: String,
+}
+
 /// Sections the environment can set, nested ones (`server_tls` = `[server.tls]`) before their
 /// parents so the longest prefix wins.
-const SECTIONS: [&str; 14] = [
+const SECTIONS: [&str; 18] = [
     "server_tls",
     "server",
     "api",
@@ -381,6 +482,10 @@ const SECTIONS: [&str; 14] = [
     "jira_rest",
     "jira",
     "retention",
+    "directory",
+    "adoption",
+    "reports",
+    "display",
 ];
 
 impl Config {

@@ -43,8 +43,9 @@ pub enum ServeError {
 }
 
 /// Every file of named queries the service runs, checked before it opens the database.
-const NAMED_SQL: [&crate::named_sql::NamedSql; 8] = [
+const NAMED_SQL: [&crate::named_sql::NamedSql; 9] = [
     &crate::directory::store::DIRECTORY_SQL,
+    &crate::analytics::adoption::ADOPTION_SQL,
     &crate::analytics::sessions::FOLD_SQL,
     &crate::analytics::rollups::ROLLUP_SQL,
     &crate::analytics::reports::ALL_TIME_SQL,
@@ -83,6 +84,10 @@ fn sync_settings(store: &Store, config: &Config) -> Result<(), duckdb::Error> {
     )?;
     set("licenses", config.licenses.seats.map(|s| s.to_string()))?;
     set("operator_version", config.licenses.operator_version.clone())?;
+    set(
+        crate::directory::store::TEAM_TYPE,
+        Some(config.directory.team_type.clone()),
+    )?;
     Ok(())
 }
 
@@ -208,6 +213,22 @@ fn fill_demo(store: &mut Store) -> Result<u64, ServeError> {
     for chunk in incoming.chunks(50_000) {
         stored += store.append(chunk, &[], &[])?.stored;
     }
+    // A directory of the generated people, so the Adoption view has teams on the first run.
+    let conn = store.connection();
+    let mut stmt = conn.prepare(
+        "SELECT DISTINCT client_user FROM session_state \
+         WHERE kind = 'exec' AND client_user IS NOT NULL ORDER BY 1",
+    )?;
+    let users: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let report = crate::directory::store::import(
+        conn,
+        &crate::directory::demo::directory(&users),
+        "demo",
+        chrono::Utc::now(),
+    )?;
+    tracing::info!(people = report.people, groups = report.groups, "demo directory imported");
     Ok(stored)
 }
 
@@ -218,6 +239,12 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
         config.licenses.seats = Some(50);
     }
     crate::named_sql::check_all(&NAMED_SQL)?;
+    let zone = config
+        .reports
+        .zone()
+        .map_err(|e| ServeError::Other(e.to_string()))?;
+    let display = crate::analytics::display::Display::new(&config.display.rewrite)
+        .map_err(|e| ServeError::Other(e.to_string()))?;
     let mut store = crate::database::open(&opts.db)?;
     sync_settings(&store, &config)?;
     crate::jira::sync_settings(store.connection(), &config.jira, chrono::Utc::now())
@@ -270,6 +297,8 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
         )),
         report_cache: Default::default(),
         scrape_cache: Default::default(),
+        display: Arc::new(display),
+        zone,
     };
     let addr = format!("{}:{}", config.server.bind, config.server.port);
     let listener = tokio::net::TcpListener::bind(&addr)

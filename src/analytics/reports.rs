@@ -12,6 +12,8 @@ use duckdb::types::Value as DbValue;
 use duckdb::{Connection, Row, ToSql, params};
 use serde::Serialize;
 
+use super::buckets::Interval;
+use crate::directory::scope::{GroupRef, Lookup, Scope};
 use crate::named_sql::NamedSql;
 use crate::store::StoreError;
 
@@ -108,6 +110,11 @@ pub struct UserMetric {
     pub ci_session_count: i64,
     /// Ours: sessions per day on which this identity had at least one.
     pub average_sessions_per_active_day: f64,
+    /// Ours: the directory's person for this identity, their name and team (`null`: not in
+    /// the directory).
+    pub person_id: Option<String>,
+    pub person_name: Option<String>,
+    pub team: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -131,6 +138,10 @@ pub struct UserTargetMetric {
     pub target: String,
     pub sessions: i64,
     pub total_session_time_seconds: f64,
+    /// Ours, as on [`UserMetric`].
+    pub person_id: Option<String>,
+    pub person_name: Option<String>,
+    pub team: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -169,6 +180,18 @@ pub struct UsageReport {
     pub namespace_metrics: Vec<NamespaceMetric>,
     pub jira_metrics: Vec<JiraMetric>,
     pub unique_machines: i64,
+    /// Ours: the group the report is narrowed to and the directory snapshot that labels rows.
+    pub scope: ReportScope,
+}
+
+/// Which part of the directory a report covers.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportScope {
+    /// `null`: everyone.
+    pub group: Option<GroupRef>,
+    /// The directory snapshot in force (`null` before any import).
+    pub snapshot: Option<i64>,
 }
 
 /// Settings a report needs that logs don't carry.
@@ -226,11 +249,13 @@ pub const ALL_TIME_SQL: NamedSql = NamedSql::new(
 struct Sections<'a> {
     period: Period,
     key: &'a str,
+    /// A scoped report reads its sessions (the rollups have no group dimension).
+    scope: &'a Scope,
 }
 
 impl Sections<'_> {
     fn all_time(&self) -> bool {
-        self.period.from.is_none() && self.period.to.is_none()
+        self.period.from.is_none() && self.period.to.is_none() && !self.scope.is_scoped()
     }
 
     /// The statement for section `name` and its windowed twin `windowed`, with its parameters.
@@ -245,37 +270,81 @@ impl Sections<'_> {
             collect(conn, ALL_TIME_SQL.get(name), &[&self.key], map)
         } else {
             let p: [&dyn ToSql; 3] = [&self.period.from, &self.period.to, &self.key];
-            collect(conn, &with_sessions(PERIOD, windowed), &p, map)
+            collect(conn, &self.windowed(windowed), &p, map)
         }
+    }
+
+    /// A windowed section's statement: the period's sessions (the scope's, when scoped).
+    fn windowed(&self, body: &str) -> String {
+        self.scope.sql(&with_sessions(PERIOD, body)).into_owned()
     }
 }
 
-/// Builds the usage report for `period`, grouping users by `key`.
+/// Builds the usage report for `period`, grouping users by `key`, over everyone.
 pub fn usage(
     conn: &Connection,
     period: Period,
     key: PrimaryKey,
     settings: &ReportSettings,
 ) -> Result<UsageReport, StoreError> {
+    usage_in(conn, period, key, settings, &Scope::all())
+}
+
+/// The usage report narrowed to `scope`; rows carry their person and team.
+pub fn usage_in(
+    conn: &Connection,
+    period: Period,
+    key: PrimaryKey,
+    settings: &ReportSettings,
+    scope: &Scope,
+) -> Result<UsageReport, StoreError> {
     let sections = Sections {
         period,
         key: key.as_str(),
+        scope,
     };
     // Two halves on two connections at once (a report's sections are independent reads, and
     // each is too small for DuckDB to spread over the cores on its own).
     let other = conn.try_clone()?;
-    let (first, second) = std::thread::scope(|scope| {
+    scope.install(conn)?;
+    scope.install(&other)?;
+    let (first, second) = std::thread::scope(|threads| {
         let sections = &sections;
-        let second = scope.spawn(move || usage_targets(&other, sections));
+        let second = threads.spawn(move || usage_targets(&other, sections));
         let first = usage_totals(conn, sections, period, key);
         let second = second
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (first, second)
     });
-    let (pm, all, version, last_event, ci, users) = first?;
-    let (targets, user_targets, namespaces, jira) = second?;
+    let (pm, all, version, last_event, ci, mut users) = first?;
+    let (targets, mut user_targets, namespaces, jira) = second?;
+    let lookup = Lookup::load(conn)?;
+    let machine = key == PrimaryKey::MachineId;
+    for u in &mut users {
+        let p = lookup.person(
+            u.client_user.as_deref(),
+            u.display_name.as_deref(),
+            machine.then_some(u.identifier.as_str()),
+            u.hostname.as_deref(),
+        );
+        (u.person_id, u.person_name, u.team) = label(p);
+    }
+    // A user-target row names only its identifier: label it as that identifier's user row.
+    let by_identifier: std::collections::HashMap<&str, &UserMetric> =
+        users.iter().map(|u| (u.identifier.as_str(), u)).collect();
+    for t in &mut user_targets {
+        if let Some(u) = by_identifier.get(t.identifier.as_str()) {
+            (t.person_id, t.person_name, t.team) =
+                (u.person_id.clone(), u.person_name.clone(), u.team.clone());
+        }
+    }
+    let snapshot = crate::directory::store::current_snapshot(conn)?;
     Ok(UsageReport {
+        scope: ReportScope {
+            group: scope.group.clone(),
+            snapshot,
+        },
         general_metrics: GeneralMetrics {
             total_licenses: settings.licenses,
             tier: "self-hosted",
@@ -299,6 +368,15 @@ pub fn usage(
     })
 }
 
+fn label(
+    p: Option<&crate::directory::scope::PersonLabel>,
+) -> (Option<String>, Option<String>, Option<String>) {
+    match p {
+        Some(p) => (Some(p.id.clone()), Some(p.name.clone()), p.team.clone()),
+        None => (None, None, None),
+    }
+}
+
 type TotalSections = (
     PeriodMetrics,
     AllTimeMetrics,
@@ -318,7 +396,6 @@ fn usage_totals(
     let p: [&dyn ToSql; 3] = [&period.from, &period.to, &key.as_str()];
     // A bounded period reads its sessions from the view itself: with the derived columns
     // stored, that costs less than copying them into a temp table first (~0.3 s per million).
-    let q = |body: &str| with_sessions(PERIOD, body);
     let pm = sections
         .query(
             conn,
@@ -335,7 +412,7 @@ fn usage_totals(
             },
         )?
         .remove(0);
-    let (all, version, last_event) = conn.query_row(ALL_TIME_SQL.get("totals"), [], |r| {
+    let (mut all, version, last_event) = conn.query_row(ALL_TIME_SQL.get("totals"), [], |r| {
         Ok((
             AllTimeMetrics {
                 total_session_count: r.get(0)?,
@@ -346,6 +423,27 @@ fn usage_totals(
             r.get::<_, Option<NaiveDateTime>>(4)?,
         ))
     })?;
+    if sections.scope.is_scoped() {
+        // The scope's all-time totals: its sessions over no window.
+        let unbounded = Sections {
+            period: Period::default(),
+            key: sections.key,
+            scope: sections.scope,
+        };
+        let t = unbounded
+            .query(
+                conn,
+                "period_metrics",
+                include_str!("sql/period_metrics.sql"),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?
+            .remove(0);
+        all = AllTimeMetrics {
+            total_session_count: t.0,
+            total_session_time_seconds: t.1,
+            total_ci_session_count: t.2,
+        };
+    }
     // CI concurrency sweeps the period's CI sessions (All-time: every CI session, a small share).
     let ci_map = |r: &Row<'_>| {
         Ok(CiMetrics {
@@ -358,7 +456,12 @@ fn usage_totals(
     let ci = if sections.all_time() {
         collect(conn, ALL_TIME_SQL.get("ci_metrics"), &[], ci_map)?
     } else {
-        collect(conn, &q(include_str!("sql/ci_metrics.sql")), &p, ci_map)?
+        collect(
+            conn,
+            &sections.windowed(include_str!("sql/ci_metrics.sql")),
+            &p,
+            ci_map,
+        )?
     }
     .remove(0);
     let users = sections.query(
@@ -379,6 +482,9 @@ fn usage_totals(
                 average_daily_sessions: r.get(9)?,
                 ci_session_count: r.get(10)?,
                 average_sessions_per_active_day: r.get(11)?,
+                person_id: None,
+                person_name: None,
+                team: None,
             })
         },
     )?;
@@ -415,6 +521,9 @@ fn usage_targets(conn: &Connection, sections: &Sections<'_>) -> Result<TargetSec
                 target: r.get(4)?,
                 sessions: r.get(5)?,
                 total_session_time_seconds: r.get(6)?,
+                person_id: None,
+                person_name: None,
+                team: None,
             })
         },
     )?;
@@ -431,7 +540,7 @@ fn usage_targets(conn: &Connection, sections: &Sections<'_>) -> Result<TargetSec
             })
         },
     )?;
-    let jira = jira(conn, sections.period, None)?;
+    let jira = jira_in(conn, sections.period, None, sections.scope)?;
     Ok((targets, user_targets, namespaces, jira))
 }
 
@@ -450,6 +559,16 @@ pub fn jira(
     period: Period,
     key: Option<&str>,
 ) -> Result<Vec<JiraMetric>, StoreError> {
+    jira_in(conn, period, key, &Scope::all())
+}
+
+/// [`jira`] narrowed to `scope` (installed on `conn` by the caller).
+pub fn jira_in(
+    conn: &Connection,
+    period: Period,
+    key: Option<&str>,
+    scope: &Scope,
+) -> Result<Vec<JiraMetric>, StoreError> {
     let map = |r: &Row<'_>| {
         Ok(JiraMetric {
             key: r.get(0)?,
@@ -464,7 +583,7 @@ pub fn jira(
     };
     // All keys over all time: the rollup. One key reads its own sessions, which is quick and
     // never waits for the rollups to catch up (the Jira pushes and panel read it on their own).
-    if period.from.is_none() && period.to.is_none() && key.is_none() {
+    if period.from.is_none() && period.to.is_none() && key.is_none() && !scope.is_scoped() {
         return collect(conn, ALL_TIME_SQL.get("jira_metrics"), &[&key], map);
     }
     let p: [&dyn ToSql; 4] = [
@@ -473,12 +592,8 @@ pub fn jira(
         &PrimaryKey::Username.as_str(),
         &key,
     ];
-    collect(
-        conn,
-        &with_sessions(PERIOD, include_str!("sql/jira_metrics.sql")),
-        &p,
-        map,
-    )
+    let sql = with_sessions(PERIOD, include_str!("sql/jira_metrics.sql"));
+    collect(conn, &scope.sql(&sql), &p, map)
 }
 
 #[derive(Debug, Serialize)]
@@ -511,6 +626,12 @@ pub struct Adoption {
 pub struct Trends {
     pub from: String,
     pub to: String,
+    /// Ours: the interval each entry covers (absent: UTC days, the vendor's series).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Interval>,
+    /// Ours: the time zone the intervals begin in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
     pub daily_sessions: Vec<DailySessions>,
     pub daily_active_users: Vec<DailyCount>,
     pub daily_ci_sessions: Vec<DailyCount>,
@@ -524,30 +645,68 @@ pub fn trends(
     to: NaiveDate,
     dense: bool,
 ) -> Result<Trends, StoreError> {
+    trends_in(conn, from, to, dense, None, &Scope::all())
+}
+
+/// How trends are cut when an `interval` is asked for: by it, in `zone`.
+#[derive(Debug, Clone, Copy)]
+pub struct TrendCut {
+    pub interval: Interval,
+    pub zone: chrono_tz::Tz,
+}
+
+/// [`trends`] narrowed to `scope` and, with `cut`, by interval in a time zone (each entry's
+/// date is its interval's first day); without, UTC days as the vendor's.
+pub fn trends_in(
+    conn: &Connection,
+    from: NaiveDate,
+    to: NaiveDate,
+    dense: bool,
+    cut: Option<TrendCut>,
+    scope: &Scope,
+) -> Result<Trends, StoreError> {
     let mut t = Trends {
         from: from.to_string(),
         to: to.to_string(),
+        interval: cut.map(|c| c.interval),
+        time_zone: cut.map(|c| c.zone.name().to_string()),
         daily_sessions: Vec::new(),
         daily_active_users: Vec::new(),
         daily_ci_sessions: Vec::new(),
         user_adoption: Vec::new(),
     };
-    let rows = collect(
-        conn,
-        include_str!("sql/trends.sql"),
-        params![from, to],
-        |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, f64>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, i64>(5)?,
-                r.get::<_, DbValue>(6)?,
-            ))
-        },
-    )?;
+    scope.install(conn)?;
+    let map = |r: &Row<'_>| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, f64>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, i64>(4)?,
+            r.get::<_, i64>(5)?,
+            r.get::<_, DbValue>(6)?,
+        ))
+    };
+    let rows = match cut {
+        None => collect(
+            conn,
+            &scope.sql(include_str!("sql/trends.sql")),
+            params![from, to],
+            map,
+        )?,
+        Some(TrendCut { interval, zone }) => {
+            let start = super::buckets::midnight(zone, from);
+            let end = super::buckets::midnight(zone, to + chrono::Duration::days(1));
+            let cover = super::buckets::cover(zone, start, end, interval);
+            super::buckets::install(conn, &[("interval", &cover)])?;
+            collect(
+                conn,
+                &scope.sql(include_str!("sql/trends_buckets.sql")),
+                params![start, end],
+                map,
+            )?
+        }
+    };
     for (date, sessions, seconds, users, ci, new_users, cumulative) in rows {
         if dense || sessions > 0 {
             t.daily_sessions.push(DailySessions {

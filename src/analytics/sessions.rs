@@ -147,6 +147,7 @@ use serde::{Deserialize, Serialize};
 use crate::analytics::reports::ts;
 use crate::analytics::rollups;
 use crate::named_sql::NamedSql;
+use crate::directory::scope::{Lookup, Scope, ScopeError};
 use crate::store::{Settings, StoreError, render_settings};
 
 /// Filters and paging for `GET /api/v1/sessions`.
@@ -163,6 +164,8 @@ pub struct SessionQuery {
     pub trace_id: Option<String>,
     pub cursor: Option<String>,
     pub limit: Option<usize>,
+    /// Ours: only sessions of the people in this directory group (or below it).
+    pub group: Option<String>,
 }
 
 /// One session as the API returns it.
@@ -186,6 +189,11 @@ pub struct SessionRow {
     pub jira_key: Option<String>,
     pub trace_id: Option<String>,
     pub ports: Vec<i32>,
+    /// Ours: the directory's person for this session, their name and team (`null`: not in
+    /// the directory).
+    pub person_id: Option<String>,
+    pub person_name: Option<String>,
+    pub team: Option<String>,
 }
 
 /// A page of sessions, newest first.
@@ -203,6 +211,22 @@ pub enum ListError {
     BadRequest(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<ScopeError> for ListError {
+    fn from(e: ScopeError) -> Self {
+        match e {
+            ScopeError::UnknownGroup(_) => ListError::BadRequest(e.to_string()),
+            ScopeError::Db(e) => e.into(),
+        }
+    }
+}
+
+/// The listing's scope, installed on `conn`.
+fn scope_on(conn: &Connection, group: Option<&str>) -> Result<Scope, ListError> {
+    let scope = Scope::resolve(conn, group)?;
+    scope.install(conn)?;
+    Ok(scope)
 }
 
 impl From<duckdb::Error> for ListError {
@@ -249,8 +273,10 @@ pub fn list(conn: &Connection, q: &SessionQuery) -> Result<SessionPage, ListErro
         &cur_id,
         &limit_plus,
     ];
-    let mut stmt = conn.prepare(include_str!("sql/list_sessions.sql"))?;
-    let mut rows: Vec<(i64, SessionRow)> = stmt
+    let scope = scope_on(conn, q.group.as_deref())?;
+    let lookup = Lookup::load(conn)?;
+    let mut stmt = conn.prepare(&scope.sql(include_str!("sql/list_sessions.sql")))?;
+    let mut rows: Vec<(i64, SessionRow, Option<String>)> = stmt
         .query_map(&params[..], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
@@ -276,19 +302,35 @@ pub fn list(conn: &Connection, q: &SessionQuery) -> Result<SessionPage, ListErro
                         .split(',')
                         .filter_map(|p| p.trim().parse().ok())
                         .collect(),
+                    person_id: None,
+                    person_name: None,
+                    team: None,
                 },
+                r.get::<_, Option<String>>(18)?,
             ))
         })?
         .collect::<Result<_, _>>()?;
+    for (_, row, client_user) in &mut rows {
+        if let Some(p) = lookup.person(
+            client_user.as_deref(),
+            row.client_name.as_deref(),
+            row.client_id.as_deref(),
+            row.client_hostname.as_deref(),
+        ) {
+            row.person_id = Some(p.id.clone());
+            row.person_name = Some(p.name.clone());
+            row.team = p.team.clone();
+        }
+    }
     let next_cursor = if rows.len() > limit {
         rows.truncate(limit);
         rows.last()
-            .map(|(t, r)| URL_SAFE_NO_PAD.encode(format!("{t}|{}", r.session_id)))
+            .map(|(t, r, _)| URL_SAFE_NO_PAD.encode(format!("{t}|{}", r.session_id)))
     } else {
         None
     };
     Ok(SessionPage {
-        sessions: rows.into_iter().map(|(_, r)| r).collect(),
+        sessions: rows.into_iter().map(|(_, r, _)| r).collect(),
         next_cursor,
     })
 }
@@ -303,6 +345,8 @@ pub struct UsageSessionQuery {
     /// Ours: only sessions that started in this window (see [`crate::analytics::period`]).
     pub from: Option<String>,
     pub to: Option<String>,
+    /// Ours: only sessions of the people in this directory group (or below it).
+    pub group: Option<String>,
 }
 
 /// Who ran a session, as the vendor names it.
@@ -342,6 +386,13 @@ pub struct UsageSessionRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<UsageUser>,
     pub target: UsageTarget,
+    /// Ours: the directory's person and team, when the session matches one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub person_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub person_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
 }
 
 /// A page of session rows, oldest first. Every non-empty page has a `nextCursor`; the first
@@ -383,7 +434,9 @@ pub fn usage_sessions(
             .map_err(|e| ListError::BadRequest(e.to_string()))?;
     let limit = limit as i64;
     let params: [&dyn ToSql; 5] = [&cur_t, &cur_id, &limit, &from, &to];
-    let mut stmt = conn.prepare(include_str!("sql/usage_sessions.sql"))?;
+    let scope = scope_on(conn, q.group.as_deref())?;
+    let lookup = Lookup::load(conn)?;
+    let mut stmt = conn.prepare(&scope.sql(include_str!("sql/usage_sessions.sql")))?;
     let rows: Vec<(i64, UsageSessionRow)> = stmt
         .query_map(&params[..], |r| {
             let user = UsageUser {
@@ -392,6 +445,12 @@ pub fn usage_sessions(
                 client_username: r.get(9)?,
                 client_hostname: r.get(10)?,
             };
+            let person = lookup.person(
+                user.kubernetes_username.as_deref(),
+                user.client_username.as_deref(),
+                user.id.as_deref(),
+                user.client_hostname.as_deref(),
+            );
             let known = user.id.is_some()
                 || user.kubernetes_username.is_some()
                 || user.client_username.is_some()
@@ -412,6 +471,9 @@ pub fn usage_sessions(
                         name: r.get(13)?,
                         container: r.get(14)?,
                     },
+                    person_id: person.map(|p| p.id.clone()),
+                    person_name: person.map(|p| p.name.clone()),
+                    team: person.and_then(|p| p.team.clone()),
                 },
             ))
         })?

@@ -48,6 +48,17 @@ impl From<duckdb::Error> for ApiError {
     }
 }
 
+impl From<crate::directory::scope::ScopeError> for ApiError {
+    fn from(e: crate::directory::scope::ScopeError) -> Self {
+        match e {
+            crate::directory::scope::ScopeError::UnknownGroup(_) => {
+                ApiError::bad_request(e.to_string())
+            }
+            crate::directory::scope::ScopeError::Db(e) => e.into(),
+        }
+    }
+}
+
 /// 404 for unknown API routes, as JSON.
 pub async fn not_found() -> ApiError {
     ApiError::new(

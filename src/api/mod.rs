@@ -7,6 +7,7 @@
 //! [`AppState::db`] and runs its queries on a blocking thread.
 
 pub mod admin;
+pub mod adoption;
 pub mod auth;
 pub mod cache;
 pub mod directory;
@@ -48,6 +49,10 @@ pub struct AppState {
     pub report_cache: Arc<cache::ReportCache>,
     /// The database part of `/metrics` per database generation.
     pub scrape_cache: Arc<metrics::ScrapeCache>,
+    /// `[display] rewrite`, compiled.
+    pub display: Arc<crate::analytics::display::Display>,
+    /// `[reports] time_zone`: where days and weeks begin.
+    pub zone: chrono_tz::Tz,
 }
 
 /// The writer is gone (the server is stopping): 503, for every route that hands it work.
@@ -100,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/reports/usage/trends", get(reports::trends))
         .route("/api/v1/reports/jira", get(reports::jira_all))
         .route("/api/v1/reports/jira/{key}", get(reports::jira_one))
+        .route("/api/v1/reports/adoption", get(adoption::adoption))
         .route_layer(layer(state.clone(), cache::cached));
     let viewer = Router::new()
         .merge(reports)

@@ -12,6 +12,7 @@ use super::{ApiError, AppState};
 use crate::analytics::period::{End, parse_bound};
 use crate::analytics::reports::{self, Period, PrimaryKey, UsageReport};
 use crate::analytics::sessions as session_list;
+use crate::directory::scope::Scope;
 
 /// The report window of `from`/`to` (see [`crate::analytics::period`]); a bad one is a 400.
 fn period(from: Option<&str>, to: Option<&str>) -> Result<Period, ApiError> {
@@ -24,6 +25,8 @@ pub struct UsageQuery {
     pub to: Option<String>,
     pub format: Option<String>,
     pub primary_key: Option<PrimaryKey>,
+    /// Ours: only the people of this directory group (and the groups below it).
+    pub group: Option<String>,
 }
 
 /// `GET /api/v1/reports/usage`.
@@ -35,8 +38,15 @@ pub async fn usage(
     let key = q.primary_key.unwrap_or_default();
     let settings = state.report_settings.clone();
     state.rollups_current().await?;
+    let group = q.group.clone();
+    let display = state.display.clone();
     let report = state
-        .read(move |c| Ok(reports::usage(c, p, key, &settings)?))
+        .read(move |c| {
+            let scope = Scope::resolve(c, group.as_deref())?;
+            let mut report = reports::usage_in(c, p, key, &settings, &scope)?;
+            display.usage(&mut report);
+            Ok(report)
+        })
         .await?;
     match q.format.as_deref().unwrap_or("json") {
         "json" => Ok(Json(report).into_response()),
@@ -117,6 +127,11 @@ pub struct TrendsQuery {
     pub end: Option<String>,
     /// Ours: every day of the range, zeros included (the vendor's series are sparse).
     pub dense: Option<bool>,
+    /// Ours: `day`, `week` (from Monday), `2week` or `month`, in `[reports] time_zone`;
+    /// absent: UTC days.
+    pub interval: Option<String>,
+    /// Ours: only the people of this directory group (and the groups below it).
+    pub group: Option<String>,
 }
 
 /// `GET /api/v1/reports/usage/trends?days=N` (1..3650) or, ours, `?start=&end=`.
@@ -151,8 +166,19 @@ pub async fn trends(
         ));
     }
     let dense = q.dense.unwrap_or(false);
+    let cut = match q.interval.as_deref() {
+        None => None,
+        Some(i) => Some(reports::TrendCut {
+            interval: i.parse().map_err(ApiError::bad_request)?,
+            zone: state.zone,
+        }),
+    };
+    let group = q.group.clone();
     let t = state
-        .read(move |c| Ok(reports::trends(c, from, to, dense)?))
+        .read(move |c| {
+            let scope = Scope::resolve(c, group.as_deref())?;
+            Ok(reports::trends_in(c, from, to, dense, cut, &scope)?)
+        })
         .await?;
     Ok(Json(t).into_response())
 }
@@ -161,6 +187,8 @@ pub async fn trends(
 pub struct JiraQuery {
     pub from: Option<String>,
     pub to: Option<String>,
+    /// Ours: only the people of this directory group (and the groups below it).
+    pub group: Option<String>,
 }
 
 /// `GET /api/v1/reports/jira`.
@@ -170,7 +198,14 @@ pub async fn jira_all(
 ) -> Result<Response, ApiError> {
     let p = period(q.from.as_deref(), q.to.as_deref())?;
     state.rollups_current().await?;
-    let issues = state.read(move |c| Ok(reports::jira(c, p, None)?)).await?;
+    let group = q.group.clone();
+    let issues = state
+        .read(move |c| {
+            let scope = Scope::resolve(c, group.as_deref())?;
+            scope.install(c)?;
+            Ok(reports::jira_in(c, p, None, &scope)?)
+        })
+        .await?;
     Ok(Json(serde_json::json!({ "issues": issues })).into_response())
 }
 
@@ -208,8 +243,13 @@ pub async fn sessions(
     State(state): State<AppState>,
     Query(q): Query<session_list::SessionQuery>,
 ) -> Result<Response, ApiError> {
+    let display = state.display.clone();
     let page = state
-        .read(move |c| session_list::list(c, &q).map_err(list_error))
+        .read(move |c| {
+            let mut page = session_list::list(c, &q).map_err(list_error)?;
+            display.sessions(&mut page);
+            Ok(page)
+        })
         .await?;
     Ok(Json(page).into_response())
 }
@@ -219,8 +259,13 @@ pub async fn usage_sessions(
     State(state): State<AppState>,
     Query(q): Query<session_list::UsageSessionQuery>,
 ) -> Result<Response, ApiError> {
+    let display = state.display.clone();
     let page = state
-        .read(move |c| session_list::usage_sessions(c, &q).map_err(list_error))
+        .read(move |c| {
+            let mut page = session_list::usage_sessions(c, &q).map_err(list_error)?;
+            display.usage_sessions(&mut page);
+            Ok(page)
+        })
         .await?;
     Ok(Json(page).into_response())
 }

@@ -5,11 +5,27 @@
 -- The directory in force, for reports and for SQL users.
 CREATE OR REPLACE VIEW directory_current AS
 SELECT max(snapshot) AS snapshot FROM directory_snapshots;
--- One row per person, with the groups they are a direct member of.
+-- Each person's team: the names of their direct groups of the team type ({{directory_team_type}},
+-- `[directory] team_type`), joined with ', '; when they are in none of that type, the names of
+-- all their direct groups. People in no group have no row.
+CREATE OR REPLACE VIEW directory_person_teams AS
+WITH m AS (
+    SELECT m.person_id, g.name, g.group_type = {{directory_team_type}} AS is_team
+    FROM directory_members m
+    JOIN directory_groups g ON g.snapshot = m.snapshot AND g.group_id = m.group_id
+    WHERE m.snapshot = (SELECT snapshot FROM directory_current)
+)
+SELECT person_id,
+    CASE WHEN bool_or(is_team) THEN string_agg(name, ', ' ORDER BY name) FILTER (WHERE is_team)
+         ELSE string_agg(name, ', ' ORDER BY name) END AS team
+FROM m
+GROUP BY person_id;
+-- One row per person, with the groups they are a direct member of and their team.
 CREATE OR REPLACE VIEW directory AS
 SELECT p.person_id, p.name, p.email,
     coalesce((SELECT list(m.group_id ORDER BY m.group_id) FROM directory_members m
               WHERE m.snapshot = p.snapshot AND m.person_id = p.person_id), []) AS groups,
+    (SELECT t.team FROM directory_person_teams t WHERE t.person_id = p.person_id) AS team,
     p.snapshot
 FROM directory_people p
 WHERE p.snapshot = (SELECT snapshot FROM directory_current);
@@ -47,6 +63,12 @@ LEFT JOIN directory_identities_current ku ON ku.kind = 'kubernetes_user' AND ku.
 LEFT JOIN directory_identities_current cn ON cn.kind = 'client_name' AND cn.value = s.client_name
 LEFT JOIN directory_identities_current ci ON ci.kind = 'client_id' AND ci.value = s.client_id
 LEFT JOIN directory_identities_current ch ON ch.kind = 'client_hostname' AND ch.value = s.client_hostname;
+-- The sessions of the people in group `g` or any group below it (a report's `group` scope).
+CREATE OR REPLACE MACRO group_sessions(g) AS TABLE
+SELECT sp.session_id
+FROM session_people sp
+JOIN directory_group_people gp ON gp.person_id = sp.person_id
+WHERE gp.group_id = g;
 
 -- name: next_snapshot
 SELECT coalesce(max(snapshot), 0) + 1 FROM directory_snapshots;
@@ -75,3 +97,32 @@ SELECT d.person_id, d.name
 FROM directory d
 WHERE NOT EXISTS (SELECT 1 FROM session_people sp WHERE sp.person_id = d.person_id)
 ORDER BY d.person_id;
+
+-- name: lookup
+-- Every identity in force with its person, name and team (reports label their rows with it).
+SELECT i.kind, i.value, d.person_id, d.name, d.team
+FROM directory_identities_current i
+JOIN directory d ON d.person_id = i.person_id;
+
+-- name: group
+-- One group of the directory in force: its type and name; no row when there is none.
+SELECT group_id, group_type, name FROM directory_groups
+WHERE snapshot = (SELECT snapshot FROM directory_current) AND group_id = $1;
+
+-- name: group_path
+-- The groups from the top of the tree down to $1 (itself last).
+SELECT g.group_id, g.group_type, g.name
+FROM directory_group_ancestors a
+JOIN directory_groups g ON g.group_id = a.ancestor_id
+    AND g.snapshot = (SELECT snapshot FROM directory_current)
+WHERE a.group_id = $1
+ORDER BY a.depth DESC;
+
+-- name: scope_table
+-- The report scope on this connection: the sessions of group $1's people.
+CREATE OR REPLACE TEMP TABLE scope_sessions AS SELECT session_id FROM group_sessions($1);
+
+-- name: scope_view
+-- The sessions view narrowed to the scope; scoped reports read it for `sessions`.
+CREATE OR REPLACE TEMP VIEW scoped_sessions AS
+SELECT * FROM sessions WHERE session_id IN (SELECT session_id FROM scope_sessions);

@@ -10,6 +10,8 @@
 //! directory in force stays as it was. A good file is stored as a new numbered snapshot in one
 //! transaction (`store.rs`); reports read the newest and say which one they used.
 
+pub mod demo;
+pub mod scope;
 pub mod store;
 
 use std::collections::{BTreeMap, HashMap};

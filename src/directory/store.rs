@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::{Directory, ImportReport};
 use crate::named_sql::NamedSql;
-use crate::store::Settings;
+use crate::store::{Settings, render_settings};
 
 pub const DIRECTORY_SQL: NamedSql = NamedSql::new(
     "src/directory/directory.sql",
@@ -20,13 +20,26 @@ pub const DIRECTORY_SQL: NamedSql = NamedSql::new(
         "current",
         "groups",
         "never_matched",
+        "lookup",
+        "group",
+        "group_path",
+        "scope_table",
+        "scope_view",
     ],
 );
 
 /// The store's `define` step: (re)creates the directory views. Needs `session_state`.
-pub fn define_views(conn: &Connection, _settings: &Settings) -> Result<(), duckdb::Error> {
-    conn.execute_batch(DIRECTORY_SQL.get("views"))
+pub fn define_views(conn: &Connection, settings: &Settings) -> Result<(), duckdb::Error> {
+    let mut values = settings.clone();
+    if values.get(TEAM_TYPE).cloned().flatten().is_none() {
+        values.insert(TEAM_TYPE.into(), Some(DEFAULT_TEAM_TYPE.into()));
+    }
+    conn.execute_batch(&render_settings(DIRECTORY_SQL.get("views"), &values))
 }
+
+/// The setting that holds `[directory] team_type`, and its default.
+pub const TEAM_TYPE: &str = "directory_team_type";
+pub const DEFAULT_TEAM_TYPE: &str = "team";
 
 /// Stores `dir` as the next snapshot, all of it or nothing.
 pub fn import(
@@ -127,20 +140,29 @@ fn ts(t: NaiveDateTime) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// The number of the snapshot in force (`None` before the first import).
+pub fn current_snapshot(conn: &Connection) -> Result<Option<i64>, duckdb::Error> {
+    conn.query_row("SELECT snapshot FROM directory_current", [], |r| r.get(0))
+}
+
+/// The snapshot in force, with when and from where it came (`None` before any import).
+pub fn snapshot_info(conn: &Connection) -> Result<Option<Snapshot>, duckdb::Error> {
+    conn.query_row(DIRECTORY_SQL.get("current"), [], |r| {
+        Ok(Snapshot {
+            snapshot: r.get(0)?,
+            imported_at: ts(r.get(1)?),
+            source: r.get(2)?,
+            people: r.get(3)?,
+            groups: r.get(4)?,
+            identities: r.get(5)?,
+        })
+    })
+    .optional()
+}
+
 /// The directory in force (an empty overview before the first import).
 pub fn overview(conn: &Connection) -> Result<Overview, duckdb::Error> {
-    let snapshot = conn
-        .query_row(DIRECTORY_SQL.get("current"), [], |r| {
-            Ok(Snapshot {
-                snapshot: r.get(0)?,
-                imported_at: ts(r.get(1)?),
-                source: r.get(2)?,
-                people: r.get(3)?,
-                groups: r.get(4)?,
-                identities: r.get(5)?,
-            })
-        })
-        .optional()?;
+    let snapshot = snapshot_info(conn)?;
     let mut stmt = conn.prepare(DIRECTORY_SQL.get("groups"))?;
     let groups = stmt
         .query_map([], |r| {

@@ -6,7 +6,8 @@ SELECT
     session_id, started_at, ended_at, duration_seconds, status, kind, "user",
     client_id, client_name, client_hostname, target_type, target_name, target_namespace,
     branch, jira_key, trace_id,
-    array_to_string(list_sort(list_distinct(list_concat(ports_stolen, ports_mirrored))), ',') AS ports
+    array_to_string(list_sort(list_distinct(list_concat(ports_stolen, ports_mirrored))), ',') AS ports,
+    client_user
 FROM sessions
 WHERE ($1::TIMESTAMP IS NULL OR started_at >= $1::TIMESTAMP)
   AND ($2::TIMESTAMP IS NULL OR started_at < $2::TIMESTAMP)

@@ -1,0 +1,167 @@
+//! scope: what reports need from the directory — the `group` a report is narrowed to, and the
+//! person and team behind each identity a report shows.
+//!
+//! A scope is installed on the request's own connection as a temp table of the group's
+//! sessions and a temp view `scoped_sessions`; a scoped report reads that view wherever the
+//! unscoped one reads `sessions` ([`Scope::sql`]). Nothing is spliced but those two fixed names:
+//! the group id is bound. Rows are labelled in Rust from [`Lookup`] (the identities in force,
+//! a few per person), by the matching order of [`super::IDENTITY_KINDS`].
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use duckdb::{Connection, OptionalExt};
+use serde::Serialize;
+
+use super::store::DIRECTORY_SQL;
+
+/// A group of the directory in force.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupRef {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub group_type: String,
+    pub name: String,
+}
+
+/// Why a scope cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ScopeError {
+    #[error("no group `{0}` in the directory in force (see GET /api/v1/directory)")]
+    UnknownGroup(String),
+    #[error(transparent)]
+    Db(#[from] duckdb::Error),
+}
+
+/// The group a report is narrowed to; `None` is everyone (and every identity).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scope {
+    pub group: Option<GroupRef>,
+}
+
+impl Scope {
+    /// Everyone.
+    pub fn all() -> Scope {
+        Scope { group: None }
+    }
+
+    /// The scope of `group` (`None` or empty: everyone); an unknown group is an error.
+    pub fn resolve(conn: &Connection, group: Option<&str>) -> Result<Scope, ScopeError> {
+        let Some(id) = group.filter(|g| !g.is_empty()) else {
+            return Ok(Scope::all());
+        };
+        let found = conn
+            .query_row(DIRECTORY_SQL.get("group"), [id], |r| {
+                Ok(GroupRef {
+                    id: r.get(0)?,
+                    group_type: r.get(1)?,
+                    name: r.get(2)?,
+                })
+            })
+            .optional()?;
+        match found {
+            Some(g) => Ok(Scope { group: Some(g) }),
+            None => Err(ScopeError::UnknownGroup(id.to_string())),
+        }
+    }
+
+    pub fn is_scoped(&self) -> bool {
+        self.group.is_some()
+    }
+
+    /// Makes the scope's sessions readable on `conn` (a no-op for everyone). Each connection a
+    /// scoped report reads from needs it once.
+    pub fn install(&self, conn: &Connection) -> Result<(), duckdb::Error> {
+        if let Some(g) = &self.group {
+            conn.execute(DIRECTORY_SQL.get("scope_table"), [&g.id])?;
+            conn.execute_batch(DIRECTORY_SQL.get("scope_view"))?;
+        }
+        Ok(())
+    }
+
+    /// `sql` reading the scope's sessions: `FROM sessions` becomes `FROM scoped_sessions`.
+    pub fn sql<'a>(&self, sql: &'a str) -> Cow<'a, str> {
+        if self.is_scoped() {
+            Cow::Owned(sql.replace("FROM sessions", "FROM scoped_sessions"))
+        } else {
+            Cow::Borrowed(sql)
+        }
+    }
+
+    /// The groups from the top of the tree down to the scope (empty for everyone).
+    pub fn path(&self, conn: &Connection) -> Result<Vec<GroupRef>, duckdb::Error> {
+        let Some(g) = &self.group else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = conn.prepare(DIRECTORY_SQL.get("group_path"))?;
+        let rows = stmt.query_map([&g.id], |r| {
+            Ok(GroupRef {
+                id: r.get(0)?,
+                group_type: r.get(1)?,
+                name: r.get(2)?,
+            })
+        })?;
+        rows.collect()
+    }
+}
+
+/// A person as reports label a row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonLabel {
+    pub id: String,
+    pub name: String,
+    pub team: Option<String>,
+}
+
+/// The identities in force, to label report rows with their person and team.
+#[derive(Debug, Clone, Default)]
+pub struct Lookup {
+    by_identity: HashMap<(String, String), usize>,
+    people: Vec<PersonLabel>,
+}
+
+impl Lookup {
+    pub fn load(conn: &Connection) -> Result<Lookup, duckdb::Error> {
+        let mut lookup = Lookup::default();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut stmt = conn.prepare(DIRECTORY_SQL.get("lookup"))?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let (kind, value, id): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let at = match index.get(&id) {
+                Some(&at) => at,
+                None => {
+                    lookup.people.push(PersonLabel {
+                        id: id.clone(),
+                        name: r.get(3)?,
+                        team: r.get(4)?,
+                    });
+                    index.insert(id, lookup.people.len() - 1);
+                    lookup.people.len() - 1
+                }
+            };
+            lookup.by_identity.insert((kind, value), at);
+        }
+        Ok(lookup)
+    }
+
+    /// The person of an identity's values, by the matching order (Kubernetes user, machine
+    /// user name, client id, hostname); `None`: not in the directory.
+    pub fn person(
+        &self,
+        kubernetes_user: Option<&str>,
+        client_name: Option<&str>,
+        client_id: Option<&str>,
+        client_hostname: Option<&str>,
+    ) -> Option<&PersonLabel> {
+        let values = [kubernetes_user, client_name, client_id, client_hostname];
+        super::IDENTITY_KINDS
+            .iter()
+            .zip(values)
+            .find_map(|(kind, value)| {
+                let key = (kind.to_string(), value?.to_string());
+                self.by_identity.get(&key)
+            })
+            .map(|&at| &self.people[at])
+    }
+}
