@@ -172,11 +172,12 @@ mod tests {
             midnight(berlin, d("2026-07-01")),
             d("2026-06-30").and_hms_opt(22, 0, 0).unwrap()
         );
-        // The week of the clock change (Sunday 2026-03-29) lasts 167 hours.
+        // The week of the clock change (Sunday 2026-03-29) lasts 167 hours; the next begins
+        // at 22:00 UTC that Sunday, after the range's end.
         let weeks = cover(
             berlin,
             d("2026-03-25").and_hms_opt(12, 0, 0).unwrap(),
-            d("2026-03-31").and_hms_opt(0, 0, 0).unwrap(),
+            d("2026-03-29").and_hms_opt(21, 0, 0).unwrap(),
             Interval::Week,
         );
         assert_eq!(weeks.len(), 1);
