@@ -435,15 +435,13 @@ impl Default for ReportsConfig {
 impl ReportsConfig {
     /// The configured zone; an unknown name is a config error.
     pub fn zone(&self) -> Result<chrono_tz::Tz, ConfigError> {
-        self.time_zone
-            .parse()
-            .map_err(|_| ConfigError::Invalid {
-                origin: "[reports] time_zone".into(),
-                message: format!(
-                    "unknown time zone `{}`; use an IANA name such as `UTC` or `Europe/Berlin`",
-                    self.time_zone
-                ),
-            })
+        self.time_zone.parse().map_err(|_| ConfigError::Invalid {
+            origin: "[reports] time_zone".into(),
+            message: format!(
+                "unknown time zone `{}`; use an IANA name such as `UTC` or `Europe/Berlin`",
+                self.time_zone
+            ),
+        })
     }
 }
 

@@ -216,11 +216,11 @@ fn fill_demo(store: &mut Store) -> Result<u64, ServeError> {
     // A directory of the generated people, so the Adoption view has teams on the first run.
     let conn = store.connection();
     let mut stmt = conn.prepare(
-        "SELECT DISTINCT client_user FROM session_state \
-         WHERE kind = 'exec' AND client_user IS NOT NULL ORDER BY 1",
+        "SELECT client_user, min(client_name) FROM session_state \
+         WHERE kind = 'exec' AND client_user IS NOT NULL GROUP BY 1 ORDER BY 1",
     )?;
-    let users: Vec<String> = stmt
-        .query_map([], |r| r.get(0))?
+    let users: Vec<(String, Option<String>)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     let report = crate::directory::store::import(
         conn,
@@ -228,7 +228,11 @@ fn fill_demo(store: &mut Store) -> Result<u64, ServeError> {
         "demo",
         chrono::Utc::now(),
     )?;
-    tracing::info!(people = report.people, groups = report.groups, "demo directory imported");
+    tracing::info!(
+        people = report.people,
+        groups = report.groups,
+        "demo directory imported"
+    );
     Ok(stored)
 }
 

@@ -4,6 +4,7 @@
 pub mod adoption;
 pub mod buckets;
 pub mod display;
+pub mod export;
 pub mod period;
 pub mod reports;
 pub mod rollups;

@@ -35,7 +35,8 @@ pub enum PrimaryKey {
 }
 
 impl PrimaryKey {
-    fn as_str(self) -> &'static str {
+    /// The name the API takes (`machine_id`, ...).
+    pub fn as_str(self) -> &'static str {
         match self {
             PrimaryKey::MachineId => "machine_id",
             PrimaryKey::Username => "username",

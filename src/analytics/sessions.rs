@@ -146,8 +146,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::analytics::reports::ts;
 use crate::analytics::rollups;
-use crate::named_sql::NamedSql;
 use crate::directory::scope::{Lookup, Scope, ScopeError};
+use crate::named_sql::NamedSql;
 use crate::store::{Settings, StoreError, render_settings};
 
 /// Filters and paging for `GET /api/v1/sessions`.

@@ -1,4 +1,5 @@
-//! The usage report as an Excel workbook: a "General" sheet and a "Users" sheet.
+//! The usage report as an Excel workbook: a "General" sheet and a "Users" sheet (with each
+//! user's person and team from the directory).
 
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
@@ -79,6 +80,8 @@ pub fn usage_workbook(report: &UsageReport) -> Result<Vec<u8>, XlsxError> {
         "Total time (s)",
         "Mean duration (s)",
         "Mean daily sessions",
+        "Person",
+        "Team",
     ];
     for (col, h) in headers.iter().enumerate() {
         users.write_string_with_format(0, col as u16, *h, &bold)?;
@@ -94,6 +97,8 @@ pub fn usage_workbook(report: &UsageReport) -> Result<Vec<u8>, XlsxError> {
         users.write_number(r, 5, u.total_session_time_seconds)?;
         users.write_number(r, 6, u.average_session_duration_seconds)?;
         users.write_number(r, 7, u.average_daily_sessions)?;
+        users.write_string(r, 8, u.person_name.as_deref().unwrap_or(""))?;
+        users.write_string(r, 9, u.team.as_deref().unwrap_or(""))?;
     }
     wb.save_to_buffer()
 }

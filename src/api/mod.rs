@@ -111,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .merge(reports)
         .route("/api/v1/jira/status", get(jira::status))
         .route("/api/v1/sessions", get(reports::sessions))
+        .route("/api/v1/export.zip", get(reports::export_zip))
         .route("/api/v1/usage/sessions", get(reports::usage_sessions))
         .route("/api/v1/dashboards/{vendor}", get(reports::dashboard))
         .route("/api/v1/directory", get(directory::show))

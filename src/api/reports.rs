@@ -9,8 +9,9 @@ use chrono::{Duration, Utc};
 use serde::Deserialize;
 
 use super::{ApiError, AppState};
+use crate::analytics::export;
 use crate::analytics::period::{End, parse_bound};
-use crate::analytics::reports::{self, Period, PrimaryKey, UsageReport};
+use crate::analytics::reports::{self, Period, PrimaryKey};
 use crate::analytics::sessions as session_list;
 use crate::directory::scope::Scope;
 
@@ -53,7 +54,7 @@ pub async fn usage(
         "csv" => Ok(download(
             "text/csv; charset=utf-8",
             "mirrord-usage.csv",
-            users_csv(&report).into_bytes(),
+            export::users_csv(&report).map_err(|e| ApiError::internal(e.to_string()))?,
         )),
         "xlsx" => {
             let bytes = crate::analytics::xlsx::usage_workbook(&report)
@@ -82,39 +83,6 @@ fn download(mime: &'static str, name: &str, bytes: Vec<u8>) -> Response {
         bytes,
     )
         .into_response()
-}
-
-/// Per-user rows as CSV.
-pub fn users_csv(report: &UsageReport) -> String {
-    let mut out = String::from(
-        "identifier,display_name,client_user,hostname,first_active,last_seen,total_session_count,total_session_time_seconds,average_session_duration_seconds,average_daily_sessions,ci_session_count,average_sessions_per_active_day\n",
-    );
-    let q = |s: &str| {
-        if s.contains([',', '"', '\n']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_string()
-        }
-    };
-    for u in &report.user_metrics {
-        let o = |v: &Option<String>| q(v.as_deref().unwrap_or(""));
-        out += &format!(
-            "{},{},{},{},{},{},{},{:.3},{:.3},{:.3},{},{:.3}\n",
-            q(&u.identifier),
-            o(&u.display_name),
-            o(&u.client_user),
-            o(&u.hostname),
-            o(&u.first_active),
-            o(&u.last_seen),
-            u.total_session_count,
-            u.total_session_time_seconds,
-            u.average_session_duration_seconds,
-            u.average_daily_sessions,
-            u.ci_session_count,
-            u.average_sessions_per_active_day
-        );
-    }
-    out
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,6 +149,55 @@ pub async fn trends(
         })
         .await?;
     Ok(Json(t).into_response())
+}
+
+/// `GET /api/v1/export.zip`: every report of the range as CSV files (see
+/// [`crate::analytics::export`]).
+pub async fn export_zip(
+    State(state): State<AppState>,
+    Query(q): Query<UsageQuery>,
+) -> Result<Response, ApiError> {
+    let p = period(q.from.as_deref(), q.to.as_deref())?;
+    let key = q.primary_key.unwrap_or_default();
+    let settings = state.report_settings.clone();
+    state.rollups_current().await?;
+    let group = q.group.clone();
+    let display = state.display.clone();
+    let bytes = state
+        .read(move |c| {
+            let scope = Scope::resolve(c, group.as_deref())?;
+            let now = Utc::now();
+            let req = export::ExportRequest {
+                period: p,
+                key,
+                settings: &settings,
+                scope: &scope,
+                today: now.date_naive(),
+                now: now.naive_utc(),
+                display: &display,
+            };
+            export::archive(c, &req).map_err(|e| ApiError::internal(e.to_string()))
+        })
+        .await?;
+    let name = format!(
+        "mirrord-usage-{}{}.zip",
+        q.from.as_deref().unwrap_or("all"),
+        q.to.as_deref().map(|t| format!("-{t}")).unwrap_or_default()
+    );
+    Ok(download("application/zip", &sanitize(&name), bytes))
+}
+
+/// A file name safe in a `Content-Disposition` header.
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,7 +7,12 @@ use super::{Directory, Group, Person};
 /// (id, type, name, parent).
 const GROUPS: [(&str, &str, &str, Option<&str>); 8] = [
     ("engineering", "organization", "Engineering", None),
-    ("product", "department", "Product Engineering", Some("engineering")),
+    (
+        "product",
+        "department",
+        "Product Engineering",
+        Some("engineering"),
+    ),
     ("platform", "department", "Platform", Some("engineering")),
     ("checkout", "team", "Checkout", Some("product")),
     ("payments", "team", "Payments", Some("product")),
@@ -31,8 +36,9 @@ const NEVER_STARTED: [&str; 8] = [
     "Noor Siddiqui",
 ];
 
-/// The demo directory for the generated activity's Kubernetes `users` (sorted, distinct).
-pub fn directory(users: &[String]) -> Directory {
+/// The demo directory for the generated activity's Kubernetes users (sorted, distinct), each
+/// with the name their machine gives (`client_name`), if any.
+pub fn directory(users: &[(String, Option<String>)]) -> Directory {
     let groups = GROUPS
         .iter()
         .map(|(id, t, name, parent)| Group {
@@ -45,11 +51,11 @@ pub fn directory(users: &[String]) -> Directory {
     let mut people: Vec<Person> = users
         .iter()
         .enumerate()
-        .map(|(i, user)| {
+        .map(|(i, (user, name))| {
             let handle = user.split('@').next().unwrap_or(user).to_string();
             Person {
                 id: format!("e{:03}", i + 1),
-                name: title(&handle),
+                name: name.clone().unwrap_or_else(|| title(&handle)),
                 email: Some(format!("{handle}@example.com")),
                 identities: vec![("kubernetes_user".into(), user.clone())],
                 groups: vec![TEAMS[i % TEAMS.len()].to_string()],
