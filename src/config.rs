@@ -376,6 +376,8 @@ pub struct DirectoryConfig {
     /// and again whenever it changes; a bad file is refused and logged, the one in force stays.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
+    /// How often `serve` looks at `file` for a change, in seconds.
+    pub poll_seconds: u64,
     /// The group type shown as an engineer's team.
     pub team_type: String,
 }
@@ -384,6 +386,7 @@ impl Default for DirectoryConfig {
     fn default() -> Self {
         DirectoryConfig {
             file: None,
+            poll_seconds: 5,
             team_type: "team".into(),
         }
     }

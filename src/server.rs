@@ -322,6 +322,14 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
         Duration::from_secs(config.retention.interval_minutes.max(1).saturating_mul(60)),
         shutdown_rx.clone(),
     ));
+    let directory_file = config.directory.file.clone().map(|path| {
+        tokio::spawn(sources::directory_file::run(
+            path,
+            handle.clone(),
+            Duration::from_secs(config.directory.poll_seconds.max(1)),
+            shutdown_rx.clone(),
+        ))
+    });
     let jira = crate::jira::delivery::start(&config.jira, jira_db, shutdown_rx.clone())
         .map_err(|e| ServeError::Other(e.to_string()))?;
     let jira_rest = crate::jira::rest::sink::start(&config.jira, jira_rest_db, shutdown_rx.clone())
@@ -368,6 +376,9 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
         let _ = r.task.await;
     }
     let _ = retention.await;
+    if let Some(task) = directory_file {
+        let _ = task.await;
+    }
     if let Some(jira) = jira {
         let _ = jira.await;
     }

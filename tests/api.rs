@@ -19,6 +19,8 @@ const API_ROUTES: &[(&str, &str, bool)] = &[
     ("GET", "/api/v1/usage/sessions", false),
     ("GET", "/api/v1/dashboards/grafana-prometheus", false),
     ("GET", "/api/v1/directory", false),
+    ("GET", "/api/v1/reports/adoption", false),
+    ("GET", "/api/v1/export.zip", false),
     ("POST", "/api/v1/sql", true),
     ("POST", "/api/v1/ingest", true),
     ("POST", "/api/v1/admin/retention?dry_run=true", true),
@@ -353,6 +355,44 @@ fn metrics_pass_promtool() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The example alert rules: promtool accepts them, its unit test (alerts worked out by hand in
+/// tests/dashboards/adoption.rules.test.yml) passes, and the series they read are in a real
+/// scrape with the labels they use.
+#[test]
+fn adoption_alert_rules_pass_promtool_and_read_real_series() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for args in [
+        vec!["check", "rules", "dashboards/alerts/adoption.rules.yml"],
+        vec!["test", "rules", "tests/dashboards/adoption.rules.test.yml"],
+    ] {
+        let out = std::process::Command::new("promtool")
+            .args(&args)
+            .current_dir(root)
+            .output()
+            .expect("promtool missing: run .ci/install.d/api.sh (Debian package prometheus)");
+        assert!(
+            out.status.success(),
+            "promtool {}: {}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (_dir, server) = demo_server();
+    let body = server.metrics();
+    for series in [
+        "mirrord_usage_group_active_users",
+        "mirrord_usage_group_going_cold_users",
+    ] {
+        assert!(
+            body.lines().any(|l| l.starts_with(&format!(
+                "{series}{{group_type=\"team\",group=\"Data\",group_id=\"data\"}} 0"
+            ))),
+            "{series} for the demo's Data team (nobody started): {body}"
+        );
+    }
 }
 
 #[test]

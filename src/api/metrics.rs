@@ -47,6 +47,7 @@ pub const QUERIES: NamedSql = NamedSql::new(
         "rejected_by_source",
         "last_event",
         "jira_outbox",
+        "group_users",
     ],
 );
 use crate::rules::DURATION_BUCKETS;
@@ -230,8 +231,42 @@ pub fn registry(
 ) -> Result<Registry, duckdb::Error> {
     let mut reg = Registry::default();
     database_metrics(&mut reg, conn, stats, user_labels)?;
+    group_metrics(&mut reg, conn, &Default::default())?;
     live_metrics(&mut reg, stats, queue_depth);
     Ok(reg)
+}
+
+/// Adoption per directory group (docs/adoption.md): engineers active in the last
+/// `[adoption] active_days`, and those going cold (no session in the last `going_cold_days`).
+/// No directory, no series.
+fn group_metrics(
+    reg: &mut Registry,
+    conn: &Connection,
+    adoption: &crate::config::AdoptionConfig,
+) -> Result<(), duckdb::Error> {
+    let groups = rows_with(
+        conn,
+        "group_users",
+        duckdb::params![adoption.active_days, adoption.going_cold_days],
+    )?;
+    let names = ["group_type", "group", "group_id"];
+    gauge_family(
+        reg,
+        "mirrord_usage_group_active_users",
+        "Engineers of a directory group (and the groups below it) with an exec session in the last [adoption] active_days",
+        &names,
+        &groups,
+        3,
+    );
+    gauge_family(
+        reg,
+        "mirrord_usage_group_going_cold_users",
+        "Of those, engineers with no session in the last [adoption] going_cold_days",
+        &names,
+        &groups,
+        4,
+    );
+    Ok(())
 }
 
 /// The series computed from the database: they change only when the writer commits (the
@@ -545,6 +580,7 @@ pub async fn metrics(
         .unwrap_or(state.metrics_token.is_some());
     let stats = state.pipeline.stats.clone();
     let depth = state.pipeline.queue_depth();
+    let adoption = state.config.adoption.clone();
     state.rollups_current().await?;
     // Read before computing: a commit meanwhile leaves what is computed already stale.
     let generation = stats.generation.load(Ordering::Acquire);
@@ -556,6 +592,7 @@ pub async fn metrics(
                 .read(move |conn| {
                     let mut reg = Registry::default();
                     database_metrics(&mut reg, conn, &stats, user_labels)?;
+                    group_metrics(&mut reg, conn, &adoption)?;
                     encode_part(&reg)
                 })
                 .await?

@@ -46,3 +46,24 @@ SELECT coalesce(epoch(max(timestamp)), 0) FROM events;
 -- name: jira_outbox
 SELECT st.state, count(o.state) FROM (VALUES ('pending'), ('delivered'), ('skipped'), ('failed')) st(state)
 LEFT JOIN jira_outbox o ON o.state = st.state GROUP BY st.state;
+-- name: group_users
+-- Per directory group (its people and everyone below it): engineers with an exec session in
+-- the last $1 days, and those of them going cold (none in the last $2 days). Only groups of
+-- the directory in force; a group nobody used still has its series, at 0.
+WITH recent AS (
+    SELECT sp.person_id, max(s.started_at) AS last_session
+    FROM sessions s
+    JOIN session_people sp ON sp.session_id = s.session_id
+    WHERE s.kind = 'exec' AND sp.person_id IS NOT NULL
+      AND s.started_at >= CAST(current_timestamp AS TIMESTAMP) - to_days(CAST($1 AS INTEGER))
+    GROUP BY sp.person_id
+)
+SELECT g.group_type, g.name, g.group_id,
+    count(r.person_id) AS active,
+    count(r.person_id) FILTER (
+        WHERE r.last_session < CAST(current_timestamp AS TIMESTAMP) - to_days(CAST($2 AS INTEGER))) AS going_cold
+FROM directory_groups g
+LEFT JOIN directory_group_people gp ON gp.group_id = g.group_id
+LEFT JOIN recent r ON r.person_id = gp.person_id
+WHERE g.snapshot = (SELECT snapshot FROM directory_current)
+GROUP BY ALL;

@@ -1,11 +1,12 @@
 //! demo: the directory `serve --demo` ships, so the Adoption view is populated on the first
-//! run: an organization of two departments and five teams (three levels), every Kubernetes
-//! user of the generated activity placed in a team, and a few engineers who never started.
+//! run: an organization of two departments and six teams (three levels), every Kubernetes
+//! user of the generated activity placed in one of five teams, and a few engineers who never
+//! started (a whole new team among them).
 
 use super::{Directory, Group, Person};
 
 /// (id, type, name, parent).
-const GROUPS: [(&str, &str, &str, Option<&str>); 8] = [
+const GROUPS: [(&str, &str, &str, Option<&str>); 9] = [
     ("engineering", "organization", "Engineering", None),
     (
         "product",
@@ -19,21 +20,23 @@ const GROUPS: [(&str, &str, &str, Option<&str>); 8] = [
     ("search", "team", "Search", Some("product")),
     ("infrastructure", "team", "Infrastructure", Some("platform")),
     ("devex", "team", "Developer Experience", Some("platform")),
+    ("data", "team", "Data", Some("platform")),
 ];
 
 /// The teams people are dealt into, in turn.
 const TEAMS: [&str; 5] = ["checkout", "payments", "search", "infrastructure", "devex"];
 
-/// Engineers in the directory whom no session names.
-const NEVER_STARTED: [&str; 8] = [
-    "Grace Okafor",
-    "Hiro Tanaka",
-    "Ines Duarte",
-    "Jonas Berg",
-    "Kavya Rao",
-    "Liam Walsh",
-    "Mina Haddad",
-    "Noor Siddiqui",
+/// Engineers in the directory whom no session names, and their team: the Data team is new
+/// and nobody in it has started yet.
+const NEVER_STARTED: [(&str, &str); 8] = [
+    ("Grace Okafor", "data"),
+    ("Hiro Tanaka", "data"),
+    ("Ines Duarte", "search"),
+    ("Jonas Berg", "checkout"),
+    ("Kavya Rao", "data"),
+    ("Liam Walsh", "payments"),
+    ("Mina Haddad", "search"),
+    ("Noor Siddiqui", "devex"),
 ];
 
 /// The demo directory for the generated activity's Kubernetes users (sorted, distinct), each
@@ -62,15 +65,14 @@ pub fn directory(users: &[(String, Option<String>)]) -> Directory {
             }
         })
         .collect();
-    for (i, name) in NEVER_STARTED.iter().enumerate() {
+    for (i, (name, team)) in NEVER_STARTED.iter().enumerate() {
         let handle = name.to_lowercase().replace(' ', ".");
         people.push(Person {
             id: format!("n{:03}", i + 1),
             name: name.to_string(),
             email: Some(format!("{handle}@example.com")),
             identities: vec![("kubernetes_user".into(), format!("{handle}@example.com"))],
-            // Search and Developer Experience get more newcomers than the rest.
-            groups: vec![TEAMS[[2, 4, 0, 2, 4, 1, 2, 3][i]].to_string()],
+            groups: vec![team.to_string()],
         });
     }
     Directory { people, groups }

@@ -16,6 +16,7 @@
 //! watch: it stops accepting, lets in-flight submissions commit, then its task ends.
 
 pub mod body;
+pub mod directory_file;
 pub mod forward;
 pub mod limits;
 mod msgpack;
