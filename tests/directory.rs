@@ -197,3 +197,58 @@ fn the_cli_checks_imports_and_shows() {
     );
     assert!(tree.contains("matched by no session (3)"), "{tree}");
 }
+
+/// Each kind of bad file, over HTTP: refused (422) with the row, column and reason, and the
+/// directory in force (snapshot 1) still there afterwards.
+#[test]
+fn each_bad_file_is_refused_with_its_row_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("db.duckdb"), &["--no-receivers"]);
+    let (status, _) = post(&server, ADMIN_KEY, "text/csv", GOOD);
+    assert_eq!(status, 200);
+    let cases: [(&str, &str, (i64, &str, &str)); 6] = [
+        (
+            "missing column",
+            "id,email\nana,ana@corp.example\n",
+            (1, "name", "missing column"),
+        ),
+        (
+            "duplicate id",
+            "id,name\nana,Ana\nana,Ana Again\n",
+            (3, "id", "duplicate person id `ana` (first at row 2)"),
+        ),
+        (
+            "unknown parent",
+            "kind,id,name,type,parent\ngroup,pay,Payments,team,nowhere\n",
+            (2, "parent", "unknown parent group `nowhere`"),
+        ),
+        (
+            "cycle",
+            "kind,id,name,type,parent\ngroup,a,A,team,b\ngroup,b,B,team,a\n",
+            (2, "parent", "parent links form a cycle"),
+        ),
+        (
+            "identity claimed twice",
+            "id,name,client_name\nana,Ana,ana\nbo,Bo,ana\n",
+            (3, "client_name", "ana"),
+        ),
+        (
+            "unknown group",
+            "id,name,groups\nana,Ana,nowhere\n",
+            (2, "groups", "nowhere"),
+        ),
+    ];
+    for (case, body, (row, column, reason)) in cases {
+        let (status, report) = post(&server, ADMIN_KEY, "text/csv", body);
+        assert_eq!(status, 422, "{case}: {report}");
+        let found = report["problems"].as_array().unwrap().iter().any(|p| {
+            p["row"] == row
+                && p["column"] == column
+                && p["reason"].as_str().unwrap().contains(reason)
+        });
+        assert!(found, "{case}: row {row}, {column}, `{reason}` in {report}");
+        let now = show(&server);
+        assert_eq!(now["snapshot"]["snapshot"], 1, "{case}: nothing changed");
+        assert_eq!(now["groups"].as_array().unwrap().len(), 3, "{case}");
+    }
+}
