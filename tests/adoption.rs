@@ -450,6 +450,15 @@ fn reports_scoped_to_a_group_and_labelled_with_teams() {
         assert_eq!(days[series], vendor[series], "{series}");
     }
 
+    // SQL users get the same labels from the `session_teams` view.
+    let (status, teams) =
+        server.sql("select team, count(*) from session_teams group by 1 order by 1");
+    assert_eq!(status, 200, "{teams}");
+    assert_eq!(
+        teams["rows"],
+        json!([["Payments", 11], ["SRE", 1], ["SRE, Web", 2], [null, 2]])
+    );
+
     // The sessions list: SRE's three, labelled; QA has none.
     let list = server.get_json("/api/v1/sessions?group=sre");
     let labelled: Vec<(String, String)> = list["sessions"]

@@ -63,6 +63,11 @@ LEFT JOIN directory_identities_current ku ON ku.kind = 'kubernetes_user' AND ku.
 LEFT JOIN directory_identities_current cn ON cn.kind = 'client_name' AND cn.value = s.client_name
 LEFT JOIN directory_identities_current ci ON ci.kind = 'client_id' AND ci.value = s.client_id
 LEFT JOIN directory_identities_current ch ON ch.kind = 'client_hostname' AND ch.value = s.client_hostname;
+-- Each session with its person's name and team, for SQL users (`NULL`s: nobody in the directory).
+CREATE OR REPLACE VIEW session_teams AS
+SELECT sp.session_id, sp.person_id, d.name AS person_name, d.team
+FROM session_people sp
+LEFT JOIN directory d ON d.person_id = sp.person_id;
 -- The sessions of the people in group `g` or any group below it (a report's `group` scope).
 CREATE OR REPLACE MACRO group_sessions(g) AS TABLE
 SELECT sp.session_id
