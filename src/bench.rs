@@ -293,7 +293,7 @@ pub fn run_ingest(
 }
 
 /// A report query run directly on a connection, for comparison with its HTTP route.
-type DirectQuery = dyn Fn(&duckdb::Connection) -> Result<(), StoreError>;
+type DirectQuery = dyn Fn(&duckdb::Connection) -> Result<(), BenchError>;
 
 /// Latency percentiles of one measured query, over HTTP and run directly in DuckDB.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -388,6 +388,22 @@ pub fn run_reports(
         "loaded {n_events} events / {n_sessions} sessions in {:.1}s",
         t.elapsed().as_secs_f64()
     );
+    // The demo directory over the generated people, so the scoped report, the Adoption
+    // report and the group metrics have teams to work on.
+    let users: Vec<(String, Option<String>)> = {
+        let mut stmt = store.connection().prepare(
+            "SELECT client_user, min(client_name) FROM session_state \
+             WHERE kind = 'exec' AND client_user IS NOT NULL GROUP BY 1 ORDER BY 1",
+        )?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    crate::directory::store::import(
+        store.connection(),
+        &crate::directory::demo::directory(&users),
+        "bench",
+        chrono::Utc::now(),
+    )?;
     let reader = store.reader()?;
     let direct = store.reader()?;
     let (pipeline, _writer) =
@@ -427,7 +443,20 @@ pub fn run_reports(
     rt.spawn(async move { axum::serve(listener, crate::api::router(state)).await });
     let today = chrono::Utc::now().date_naive();
     let month_ago = (today - chrono::Duration::days(29)).and_hms_opt(0, 0, 0);
-    let cases: [(&str, String, Box<DirectQuery>); 4] = [
+    let adoption_query = {
+        let to = chrono::Utc::now().naive_utc();
+        crate::analytics::adoption::AdoptionQuery {
+            from: (today - chrono::Duration::days(89))
+                .and_hms_opt(0, 0, 0)
+                .unwrap_or(to),
+            to,
+            interval: crate::analytics::buckets::Interval::Week,
+            zone: chrono_tz::Tz::UTC,
+            thresholds: (&crate::config::AdoptionConfig::default()).into(),
+            team_type: "team".into(),
+        }
+    };
+    let cases: [(&str, String, Box<DirectQuery>); 6] = [
         (
             "usage (All)",
             "/api/v1/reports/usage".into(),
@@ -439,6 +468,40 @@ pub fn run_reports(
                     &Default::default(),
                 )
                 .map(|_| ())
+                .map_err(BenchError::from)
+            }),
+        ),
+        (
+            "usage (team)",
+            "/api/v1/reports/usage?group=payments".into(),
+            Box::new(|c| {
+                let scope = crate::directory::scope::Scope::resolve(c, Some("payments"))
+                    .map_err(|e| BenchError::Serve(e.to_string()))?;
+                crate::analytics::reports::usage_in(
+                    c,
+                    Default::default(),
+                    Default::default(),
+                    &Default::default(),
+                    &scope,
+                )
+                .map(|_| ())
+                .map_err(BenchError::from)
+            }),
+        ),
+        (
+            "adoption (90d)",
+            format!(
+                "/api/v1/reports/adoption?from={}",
+                today - chrono::Duration::days(89)
+            ),
+            Box::new(move |c| {
+                crate::analytics::adoption::report(
+                    c,
+                    &crate::directory::scope::Scope::all(),
+                    &adoption_query,
+                )
+                .map(|_| ())
+                .map_err(|e| BenchError::Serve(e.to_string()))
             }),
         ),
         (
@@ -454,6 +517,7 @@ pub fn run_reports(
                 };
                 crate::analytics::reports::usage(c, p, Default::default(), &Default::default())
                     .map(|_| ())
+                    .map_err(BenchError::from)
             }),
         ),
         (
@@ -462,7 +526,7 @@ pub fn run_reports(
             Box::new(|c| {
                 crate::api::metrics::registry(c, &Default::default(), 0, false)
                     .map(|_| ())
-                    .map_err(StoreError::from)
+                    .map_err(BenchError::from)
             }),
         ),
         (
@@ -476,6 +540,7 @@ pub fn run_reports(
                     false,
                 )
                 .map(|_| ())
+                .map_err(BenchError::from)
             }),
         ),
     ];

@@ -235,8 +235,13 @@ pub async fn jira_one(
     let p = period(q.from.as_deref(), q.to.as_deref())?;
     let k = key.clone();
     state.rollups_current().await?;
+    let group = q.group.clone();
     let mut issues = state
-        .read(move |c| Ok(reports::jira(c, p, Some(&k))?))
+        .read(move |c| {
+            let scope = Scope::resolve(c, group.as_deref())?;
+            scope.install(c)?;
+            Ok(reports::jira_in(c, p, Some(&k), &scope)?)
+        })
         .await?;
     match issues.pop() {
         Some(issue) => Ok(Json(issue).into_response()),
