@@ -452,7 +452,7 @@ pub fn run_reports(
             to,
             interval: crate::analytics::buckets::Interval::Week,
             zone: chrono_tz::Tz::UTC,
-            thresholds: (&crate::config::AdoptionConfig::default()).into(),
+            thresholds: crate::api::adoption::thresholds(&Default::default()),
             team_type: "team".into(),
         }
     };

@@ -247,8 +247,14 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
         .reports
         .zone()
         .map_err(|e| ServeError::Other(e.to_string()))?;
-    let display = crate::analytics::display::Display::new(&config.display.rewrite)
-        .map_err(|e| ServeError::Other(e.to_string()))?;
+    let display = crate::analytics::display::Display::new(
+        config
+            .display
+            .rewrite
+            .iter()
+            .map(|r| (r.pattern.as_str(), r.replacement.as_str())),
+    )
+    .map_err(|e| ServeError::Other(e.to_string()))?;
     let mut store = crate::database::open(&opts.db)?;
     sync_settings(&store, &config)?;
     crate::jira::sync_settings(store.connection(), &config.jira, chrono::Utc::now())

@@ -37,23 +37,13 @@ pub const ADOPTION_SQL: NamedSql = NamedSql::new(
 /// The days of the default range (the last 90 days).
 pub const DEFAULT_DAYS: i64 = 90;
 
-/// The thresholds of `[adoption]`.
+/// The thresholds of `[adoption]` (the config hands them in: analytics reads no config).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Thresholds {
     pub regular_active_days: u32,
     pub champion_active_days: u32,
     pub going_cold_days: u32,
-}
-
-impl From<&crate::config::AdoptionConfig> for Thresholds {
-    fn from(c: &crate::config::AdoptionConfig) -> Self {
-        Thresholds {
-            regular_active_days: c.regular_active_days,
-            champion_active_days: c.champion_active_days,
-            going_cold_days: c.going_cold_days,
-        }
-    }
 }
 
 /// What the report is asked for.

@@ -10,7 +10,6 @@ use regex::Regex;
 
 use super::reports::UsageReport;
 use super::sessions::{SessionPage, UsageSessionPage};
-use crate::config::RewriteRule;
 
 /// The compiled rules; no rules changes nothing.
 #[derive(Debug, Clone, Default)]
@@ -27,14 +26,17 @@ pub struct DisplayError {
 }
 
 impl Display {
-    pub fn new(rules: &[RewriteRule]) -> Result<Display, DisplayError> {
+    /// From `(pattern, replacement)` pairs, in order (`[display] rewrite`).
+    pub fn new<'a>(
+        rules: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Display, DisplayError> {
         let rules = rules
-            .iter()
-            .map(|r| {
-                Regex::new(&r.pattern)
-                    .map(|re| (re, r.replacement.clone()))
+            .into_iter()
+            .map(|(pattern, replacement)| {
+                Regex::new(pattern)
+                    .map(|re| (re, replacement.to_string()))
                     .map_err(|source| DisplayError {
-                        pattern: r.pattern.clone(),
+                        pattern: pattern.to_string(),
                         source,
                     })
             })
@@ -106,26 +108,10 @@ mod tests {
 
     #[test]
     fn rules_apply_in_order_and_only_where_they_match() {
-        let d = Display::new(&[
-            RewriteRule {
-                pattern: "^keycloak:".into(),
-                replacement: String::new(),
-            },
-            RewriteRule {
-                pattern: r"^(\w+)@corp\.example$".into(),
-                replacement: "$1".into(),
-            },
-        ])
-        .unwrap();
+        let d = Display::new([("^keycloak:", ""), (r"^(\w+)@corp\.example$", "$1")]).unwrap();
         assert_eq!(d.show("keycloak:ada@corp.example"), "ada");
         assert_eq!(d.show("grace"), "grace");
         assert_eq!(d.show("x-keycloak:bob"), "x-keycloak:bob");
-        assert!(
-            Display::new(&[RewriteRule {
-                pattern: "(".into(),
-                replacement: String::new()
-            }])
-            .is_err()
-        );
+        assert!(Display::new([("(", "")]).is_err());
     }
 }

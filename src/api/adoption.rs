@@ -31,6 +31,15 @@ impl From<AdoptionError> for ApiError {
     }
 }
 
+/// The report's thresholds from `[adoption]`.
+pub fn thresholds(c: &crate::config::AdoptionConfig) -> adoption::Thresholds {
+    adoption::Thresholds {
+        regular_active_days: c.regular_active_days,
+        champion_active_days: c.champion_active_days,
+        going_cold_days: c.going_cold_days,
+    }
+}
+
 /// `GET /api/v1/reports/adoption`.
 pub async fn adoption(
     State(state): State<AppState>,
@@ -59,7 +68,7 @@ pub async fn adoption(
         to,
         interval,
         zone,
-        thresholds: (&state.config.adoption).into(),
+        thresholds: thresholds(&state.config.adoption),
         team_type: state.config.directory.team_type.clone(),
     };
     let group = p.group.clone();
