@@ -640,3 +640,39 @@ fn serve_imports_the_directory_file_and_follows_changes() {
     std::thread::sleep(std::time::Duration::from_secs(3));
     assert_eq!(snapshot(&server)["snapshot"], 2);
 }
+
+#[test]
+fn display_rewrite_changes_what_is_shown_not_what_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.duckdb");
+    {
+        let mut store = mirrord_usage::database::open(db.to_str().unwrap()).unwrap();
+        store.append(&events(&sessions()), &[], &[]).unwrap();
+    }
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[display]\nrewrite = [{ pattern = '^(\\w+)@corp$', replacement = 'corp/$1' }]\n",
+    )
+    .unwrap();
+    let server = Server::with_config(&db, &config);
+    let report = server.get_json(&format!(
+        "/api/v1/reports/usage?{RANGE}&primary_key=username"
+    ));
+    let ada = report["userMetrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["identifier"] == "ada@corp")
+        .expect("the identifier stays as logged");
+    assert_eq!(ada["clientUser"], "corp/ada", "shown rewritten");
+    assert_eq!(
+        ada["displayName"], "ada",
+        "no rule matches the machine's user name"
+    );
+    // Filters match the stored value; the rows show the rewritten one.
+    let page = server.get_json("/api/v1/sessions?user=ada@corp&limit=1");
+    assert_eq!(page["sessions"][0]["user"], "corp/ada");
+    let (_, stored) = server.sql("select count(*) from sessions where client_user = 'ada@corp'");
+    assert_eq!(stored["rows"][0][0], 7, "what is stored is untouched");
+}

@@ -2,11 +2,9 @@
 // violation, and a full-page screenshot is saved as a test artifact.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
-import { ARTIFACTS, gotoView, launch, openPage, screenshot } from './lib.mjs';
+import { ARTIFACTS, axeViolations, gotoView, launch, openPage, screenshot, settled } from './lib.mjs';
 
-const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-const VIEWS = ['usage', 'users', 'targets', 'trends', 'jira', 'roi'];
+const VIEWS = ['usage', 'users', 'targets', 'trends', 'adoption', 'jira', 'roi'];
 
 let browser;
 before(async () => {
@@ -17,16 +15,6 @@ after(async () => {
   console.log(`screenshots: ${ARTIFACTS}`);
 });
 
-async function violations(page) {
-  await page.addScriptTag({ path: axePath });
-  const result = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
-  });
-  return result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-}
-
 for (const scheme of ['light', 'dark']) {
   test(`every view passes axe in ${scheme} mode (screenshots saved)`, async () => {
     // The dashboard's CSP allows only its own scripts; axe is injected by the test, so this
@@ -35,9 +23,13 @@ for (const scheme of ['light', 'dark']) {
     for (const view of VIEWS) {
       await gotoView(page, `?view=${view}&range=90d`);
       if (view === 'jira') await page.waitForSelector('[data-table="jira-issues"]');
+      if (view === 'adoption') {
+        await page.waitForSelector('[data-section="adoption"][aria-busy="false"], [data-state="no-directory"]');
+        await settled(page);
+      }
       await page.waitForTimeout(300);
       await screenshot(page, `${view}-${scheme}`);
-      const found = await violations(page);
+      const found = await axeViolations(page);
       assert.deepEqual(found, [], `${view} (${scheme}): ${JSON.stringify(found, null, 2)}`);
     }
     // Narrow screens too: the layout stacks and nothing overflows the viewport.

@@ -8,6 +8,7 @@
 //   MIRRORD_USAGE_EMPTY_URL  a server on an empty database (the empty-state test skips without)
 //   MIRRORD_USAGE_ARTIFACTS  where screenshots go (default: a temp dir, printed)
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -84,6 +85,11 @@ const DASHBOARD_PARAMS = {
   'api/v1/reports/usage/trends': { dense: 'true' },
 };
 
+/** The query a request the page sent carried, as an object (to ask the API the same). */
+export function queryOf(request) {
+  return Object.fromEntries(new URL(request.url()).searchParams);
+}
+
 /** GET an API route the way a script would (with the license key header), asking what the dashboard asks. */
 export async function api(path, params = {}, base = BASE_URL) {
   const url = new URL(path, `${base}/`);
@@ -148,4 +154,33 @@ export async function tableRows(page, id) {
 
 export async function tableText(page, id, role) {
   return page.textContent(`[data-table="${id}"] [data-role="${role}"]`);
+}
+
+/** Where column `column` of data table `id` sits in the arrays `tableRows` returns. */
+export async function columnIndex(page, id, column) {
+  const index = await page.$$eval(`[data-table="${id}"] thead th`, (ths, c) => ths.findIndex((th) => th.dataset.column === c), column);
+  if (index < 0) throw new Error(`table ${id} has no column ${column}`);
+  return index;
+}
+
+/** What the dashboard's team cell says for a report row (web/src/components.ts teamText). */
+export function teamText(row) {
+  if (!row.personId) return 'Not in directory';
+  return row.team || 'No team';
+}
+
+const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/**
+ * The serious and critical accessibility violations axe-core finds on the page. The page's CSP
+ * allows only its own scripts: open it in a context with `bypassCSP: true`.
+ */
+export async function axeViolations(page) {
+  await page.addScriptTag({ path: axePath });
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  return result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }

@@ -2,7 +2,7 @@
 // sorts on every column and pages.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addDays, api, duration, gotoView, int, launch, openPage, tableRows, tableText, todayUtc } from './lib.mjs';
+import { addDays, api, columnIndex, duration, gotoView, int, launch, openPage, tableRows, tableText, teamText, todayUtc } from './lib.mjs';
 
 let browser;
 before(async () => {
@@ -71,11 +71,14 @@ test('Session Activity: sort on every column, search and pages', async () => {
 
   // Default: most sessions first.
   const maxSessions = Math.max(...rows.map((r) => r.sessions));
-  assert.equal((await tableRows(page, 'session-activity'))[0][3], int(maxSessions));
+  assert.equal((await tableRows(page, 'session-activity'))[0][await columnIndex(page, 'session-activity', 'sessions')], int(maxSessions));
+  // With a directory imported, the Team column sorts too, by the text it shows.
+  const hasTeams = (await page.$('[data-table="session-activity"] th[data-column="team"]')) !== null;
 
   // Every column sorts, both ways, by the value it shows.
   const keys = {
     user: (r) => (r.displayName ?? r.identifier).toLowerCase(),
+    ...(hasTeams ? { team: (r) => teamText(r).toLowerCase() } : {}),
     target: (r) => r.target.toLowerCase(),
     namespace: (r) => (r.namespace ?? '').toLowerCase(),
     sessions: (r) => r.sessions,
@@ -83,12 +86,12 @@ test('Session Activity: sort on every column, search and pages', async () => {
   };
   const shown = {
     user: (r) => r.displayName ?? r.identifier,
+    team: (r) => teamText(r),
     target: (r) => r.target,
     namespace: (r) => r.namespace ?? '—',
     sessions: (r) => int(r.sessions),
     time: (r) => duration(r.totalSessionTimeSeconds),
   };
-  const cellIndex = { user: 0, target: 1, namespace: 2, sessions: 3, time: 4 };
   for (const [column, key] of Object.entries(keys)) {
     for (let click = 0; click < 2; click++) {
       await page.click(`${table} th[data-column="${column}"] button`);
@@ -97,7 +100,7 @@ test('Session Activity: sort on every column, search and pages', async () => {
       const values = rows.map(key);
       const best = values.reduce((a, b) => (direction === 'ascending' ? (b < a ? b : a) : b > a ? b : a));
       const expected = rows.filter((r) => key(r) === best).map(shown[column]);
-      const first = (await tableRows(page, 'session-activity'))[0][cellIndex[column]];
+      const first = (await tableRows(page, 'session-activity'))[0][await columnIndex(page, 'session-activity', column)];
       assert.ok(expected.some((e) => first.startsWith(e)), `sorted ${direction} by ${column}: first row shows "${first}", expected one of ${expected.slice(0, 3).join(', ')}`);
     }
     const directions = await page.$$eval(`${table} th`, (ths) => ths.map((th) => th.getAttribute('aria-sort')));
@@ -106,7 +109,7 @@ test('Session Activity: sort on every column, search and pages', async () => {
 
   // Search: by a target name, matching users, targets and namespaces.
   const needle = rows[Math.floor(rows.length / 2)].target;
-  const hay = (r) => `${r.identifier} ${r.displayName ?? ''} ${r.target} ${r.namespace ?? ''} ${r.targetType ?? ''}`.toLowerCase();
+  const hay = (r) => `${r.identifier} ${r.displayName ?? ''} ${r.personName ?? ''} ${r.team ?? ''} ${r.target} ${r.namespace ?? ''} ${r.targetType ?? ''}`.toLowerCase();
   const matches = rows.filter((r) => hay(r).includes(needle.toLowerCase()));
   await page.fill(`${table} input[type="search"]`, needle);
   const found = await tableRows(page, 'session-activity');

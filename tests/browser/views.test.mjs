@@ -1,9 +1,9 @@
-// Tabs switch views; Users, Targets, Trends and Jira show the API's numbers; charts answer
+// Tabs switch views; Users, Services, Trends and Jira show the API's numbers; charts answer
 // hovering with tooltips; exports download.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { addDays, api, duration, gotoView, int, launch, openPage, tableRows, tableText, todayUtc } from './lib.mjs';
+import { addDays, api, columnIndex, duration, gotoView, int, launch, openPage, tableRows, tableText, todayUtc } from './lib.mjs';
 
 let browser;
 before(async () => {
@@ -16,8 +16,9 @@ after(async () => {
 const VIEWS = {
   usage: 'Usage',
   users: 'Users',
-  targets: 'Targets',
+  targets: 'Services',
   trends: 'Trends',
+  adoption: 'Adoption',
   jira: 'Jira Issues',
   roi: 'ROI Calculator',
 };
@@ -69,9 +70,10 @@ test('Users: bubble chart, timeline and metrics table match the report', async (
   assert.equal(await tableText(page, 'user-metrics', 'count'), `(${int(users.length)})`);
   const top = [...users].sort((a, b) => b.totalSessionCount - a.totalSessionCount)[0];
   const first = (await tableRows(page, 'user-metrics'))[0];
-  assert.equal(first[3], int(top.totalSessionCount));
-  assert.equal(first[4], duration(top.totalSessionTimeSeconds));
-  assert.equal(first[5], duration(top.averageSessionDurationSeconds));
+  const cell = async (column) => first[await columnIndex(page, 'user-metrics', column)];
+  assert.equal(await cell('sessions'), int(top.totalSessionCount));
+  assert.equal(await cell('time'), duration(top.totalSessionTimeSeconds));
+  assert.equal(await cell('avg'), duration(top.averageSessionDurationSeconds));
 
   // Timeline: one entry per user, most recent first, relative times with exact ones on hover.
   const items = await page.$$('.timeline-item');
@@ -93,7 +95,7 @@ test('Users: bubble chart, timeline and metrics table match the report', async (
   await context.close();
 });
 
-test('Targets: adoption bubbles, namespace bars and the metrics table match the report', async () => {
+test('Services: adoption bubbles, namespace bars and the metrics table match the report', async () => {
   const { page, problems, context } = await openPage(browser);
   await gotoView(page, '?view=targets&range=all');
   const report = await api('api/v1/reports/usage', { format: 'json' });
@@ -102,6 +104,11 @@ test('Targets: adoption bubbles, namespace bars and the metrics table match the 
   assert.ok(targets.every((t) => !t.target.startsWith('mirrord-copy-')), 'copy-target pods are not targets');
 
   assert.equal(await tableText(page, 'target-metrics', 'count'), `(${int(targets.length)})`);
+  // The UI says "service" for what the API calls a target.
+  assert.equal(await page.textContent('.tab[data-view="targets"] span:not(.tab-count)'), 'Services');
+  assert.equal(await page.textContent('[data-table="target-metrics"] th[data-column="target"]'), 'Service');
+  assert.match(await page.textContent('[data-panel="target-adoption"] .panel-title'), /^Service Adoption$/);
+  assert.doesNotMatch(await page.innerText('main'), /\bTargets?\b/, 'no "Target" left on the Services view');
   const top = Math.max(...targets.map((t) => t.sessions));
   const row = (await tableRows(page, 'target-metrics'))[0];
   assert.equal(row[2], int(top));

@@ -5,7 +5,7 @@
 // as with the vendor's dashboard). With `--dashboard-login` the config holds no key: the user
 // types it once, POST /ui/login turns it into an HttpOnly cookie, and calls carry the cookie.
 
-import type { JiraReport, SessionPage, Trends, UiConfig, UsageReport } from './types';
+import type { AdoptionReport, DirectoryOverview, JiraReport, SessionPage, Trends, UiConfig, UsageReport } from './types';
 
 /** The dashboard groups people by their Kubernetes user (the API's default is the machine id). */
 export const USER_KEY = 'username';
@@ -97,7 +97,15 @@ export class Api {
     return this.json('api/v1/reports/jira', params);
   }
 
-  /** Downloads a report (csv, xlsx) with the same authorization as the JSON calls. */
+  directory(): Promise<DirectoryOverview> {
+    return this.json('api/v1/directory');
+  }
+
+  adoption(params: Record<string, string>): Promise<AdoptionReport> {
+    return this.json('api/v1/reports/adoption', params);
+  }
+
+  /** Downloads a report (csv, xlsx, zip) with the same authorization as the JSON calls. */
   async download(path: string, params: Record<string, string>, fallbackName: string): Promise<void> {
     const response = await this.request(path, params);
     const blob = await response.blob();

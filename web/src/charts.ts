@@ -86,6 +86,7 @@ function palette() {
     grid: token('chart-grid'),
     axis: token('border-strong'),
     surface: token('surface-raised'),
+    page: token('surface'),
     border: token('border'),
     accent: token('accent'),
     accentSoft: token('accent-soft'),
@@ -279,12 +280,18 @@ export interface TimeSeriesSpec {
   series: SeriesSpec[];
   formatLeft: (v: number) => string;
   formatRight?: (v: number) => string;
+  /** The tooltip's heading for a date (default: the date as it is). */
+  formatDate?: (date: string) => string;
+  /** A last tooltip line for the point at an index. */
+  detail?: (index: number) => string;
+  /** The left axis's top (default: the data's). */
+  maxLeft?: number;
 }
 
 export function timeSeries(spec: TimeSeriesSpec): EChartsCoreOption {
   const p = palette();
   const formats = [spec.formatLeft, spec.formatRight ?? spec.formatLeft];
-  const yAxis = [valueAxis('', spec.formatLeft, { min: 0, minInterval: 1 })];
+  const yAxis = [valueAxis('', spec.formatLeft, { min: 0, minInterval: 1, max: spec.maxLeft })];
   if (spec.formatRight) yAxis.push(valueAxis('', spec.formatRight, { min: 0, splitLine: { show: false } }));
   return {
     ...base(),
@@ -308,7 +315,9 @@ export function timeSeries(spec: TimeSeriesSpec): EChartsCoreOption {
           const s = spec.series[item.seriesIndex]!;
           return `${item.marker}${escapeHtml(s.name)}: <b>${escapeHtml(formats[s.axis ?? 0]!(s.values[i] ?? 0))}</b>`;
         });
-        return `${escapeHtml(spec.dates[i] ?? '')}<br>${lines.join('<br>')}`;
+        const date = spec.dates[i] ?? '';
+        const detail = spec.detail ? `<br>${escapeHtml(spec.detail(i))}` : '';
+        return `${escapeHtml(spec.formatDate ? spec.formatDate(date) : date)}<br>${lines.join('<br>')}${detail}`;
       },
     },
     series: spec.series.map((s) => {
@@ -325,6 +334,61 @@ export function timeSeries(spec: TimeSeriesSpec): EChartsCoreOption {
         areaStyle: s.kind === 'area' ? { color: withAlpha(color, 0.16) } : undefined,
       };
     }),
+  };
+}
+
+export interface HeatmapSpec {
+  /** Column labels (dates, `YYYY-MM-DD`). */
+  columns: string[];
+  rows: string[];
+  /** values[row][column], from 0 to `max`. */
+  values: number[][];
+  max: number;
+  /** The tooltip's lines for a cell. */
+  describe: (row: number, column: number) => string[];
+}
+
+/** A grid of cells coloured from the chart grid's colour (0) to the accent (`max`). */
+export function heatmap(spec: HeatmapSpec): EChartsCoreOption {
+  const p = palette();
+  const data = spec.values.flatMap((row, y) => row.map((value, x) => [x, y, value]));
+  return {
+    ...base(),
+    grid: { left: 8, right: 8, top: 8, bottom: 8, containLabel: true },
+    xAxis: {
+      type: 'category',
+      data: spec.columns,
+      axisLabel: { color: p.muted, fontSize: 11, formatter: (d: string) => shortDay(d), hideOverlap: true },
+      axisLine: { show: false },
+      axisTick: { show: false },
+      splitArea: { show: false },
+    },
+    yAxis: {
+      type: 'category',
+      inverse: true,
+      data: spec.rows,
+      axisLabel: { color: p.text, fontSize: 12, width: 150, overflow: 'truncate' },
+      axisLine: { show: false },
+      axisTick: { show: false },
+    },
+    visualMap: { show: false, min: 0, max: Math.max(1, spec.max), dimension: 2, inRange: { color: [p.grid, p.accent] } },
+    tooltip: {
+      ...(base().tooltip as object),
+      trigger: 'item',
+      formatter: (item: { value: number[] }) => {
+        const [x = 0, y = 0] = item.value;
+        const [title = '', ...lines] = spec.describe(y, x);
+        return `<b>${escapeHtml(title)}</b>${lines.map((l) => `<br>${escapeHtml(l)}`).join('')}`;
+      },
+    },
+    series: [
+      {
+        type: 'heatmap',
+        data,
+        itemStyle: { borderColor: p.page, borderWidth: 2, borderRadius: 4 },
+        emphasis: { itemStyle: { borderColor: p.text, borderWidth: 1 } },
+      },
+    ],
   };
 }
 

@@ -1,8 +1,12 @@
-// Small building blocks the views share: panels, cards, chips, the user and target cells.
+// Small building blocks the views share: panels, cards, chips, the user, service and team
+// cells, and the interval control.
 
 import { h, time, type Child } from './dom';
 import { icon, type IconName } from './icons';
 import { formatExact, formatRelative } from './format';
+import { hasDirectory, INTERVALS } from './scope';
+import type { Column } from './table';
+import type { DirectoryOverview, Interval, Person } from './types';
 
 export function panel(props: { title: string; subtitle?: Child; id?: string; className?: string; actions?: Child }, ...body: Child[]): HTMLElement {
   const titleId = props.id ? `${props.id}-title` : undefined;
@@ -62,6 +66,45 @@ export function targetCell(target: string, targetType: string | null | undefined
     h('span', { class: 'cell-primary' }, target),
     targetType ? h('span', { class: 'cell-secondary' }, targetType) : null,
   );
+}
+
+/** What the team cell shows, and sorts and searches on. */
+export function teamText(row: Person): string {
+  if (!row.personId) return 'Not in directory';
+  return row.team || 'No team';
+}
+
+/**
+ * An identity's team from the directory, with the engineer's name under it when the row shows
+ * another one; "Not in directory" (muted) when the identity matches no one: never hidden.
+ */
+export function teamCell(row: Person, shownName?: string | null): HTMLElement {
+  if (!row.personId) return h('span', { class: 'muted', 'data-directory': 'none' }, teamText(row));
+  const person = row.personName && row.personName !== shownName ? row.personName : null;
+  return h('span', { class: 'cell-stack' },
+    h('span', { class: row.team ? 'cell-primary' : 'muted' }, teamText(row)),
+    person ? h('span', { class: 'cell-secondary' }, person) : null);
+}
+
+/** The Team column, when a directory is imported (without one, every row would say so). */
+export function teamColumns<T extends Person>(directory: DirectoryOverview | null, shownName: (row: T) => string): Column<T>[] {
+  if (!hasDirectory(directory)) return [];
+  return [{ id: 'team', label: 'Team', sort: teamText, render: (row) => teamCell(row, shownName(row)) }];
+}
+
+/** Day, Week, 2 weeks, Month: how the Trends and Adoption views group their series. */
+export function intervalPicker(current: Interval, choose: (interval: Interval) => void): HTMLElement {
+  return h('div', { class: 'view-controls' },
+    h('span', { class: 'view-controls-label', id: 'interval-label' }, 'Interval'),
+    h('div', { class: 'range-presets', role: 'group', 'aria-labelledby': 'interval-label', 'data-role': 'interval' },
+      INTERVALS.map(({ interval, label }) =>
+        h('button', {
+          type: 'button',
+          class: `range-button ${interval === current ? 'is-active' : ''}`.trim(),
+          'aria-pressed': String(interval === current),
+          'data-interval': interval,
+          onclick: () => choose(interval),
+        }, label))));
 }
 
 export function relativeTime(ts: string | null | undefined, now: Date): HTMLElement {

@@ -33,6 +33,8 @@ const PATHS = {
   book: 'M4 5a2 2 0 0 1 2-2h14v16H6a2 2 0 0 0-2 2zM4 21a2 2 0 0 1 2-2h14',
   info: 'M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM12 11v6M12 7.5v.01',
   machine: 'M4 5h16v11H4zM2 20h20M9 16v4M15 16v4',
+  funnel: 'M3 4h18l-7 8.5V19l-4 2v-8.5z',
+  bulb: 'M9 18h6M10 21h4M12 3a6 6 0 0 0-3.5 10.9c.6.5 1 1.2 1 2.1h5c0-.9.4-1.6 1-2.1A6 6 0 0 0 12 3z',
 } as const;
 
 export type IconName = keyof typeof PATHS;

@@ -1,20 +1,23 @@
-// The dashboard's shell: app bar, view tabs, range picker, and the loading of reports.
+// The dashboard's shell: app bar (with the group scope and the export of everything), view
+// tabs, range picker, and the loading of reports.
 //
-// State lives in the URL (view and range), in localStorage (theme, ROI inputs), and in memory
-// (the last reports fetched). Every change of view or range re-renders the main area from that
-// state; a change of range or a Sync refetches first.
+// State lives in the URL (view, range, group and interval), in localStorage (theme, ROI inputs,
+// dismissed suggestions), and in memory (the directory and the last reports fetched). Every
+// change of view re-renders the main area from that state; a change of range, group or
+// interval, or a Sync, refetches first.
 
-import { Api, ApiError, loadConfig } from './api';
+import { Api, ApiError, loadConfig, USER_KEY } from './api';
 import { h, replaceChildren, type Child } from './dom';
 import { icon, type IconName } from './icons';
 import { formatClock, formatExact, formatInt, formatRelative } from './format';
 import { loadChartEngine, mountPendingCharts, releaseDetachedCharts, repaintCharts } from './charts';
 import { followSystemTheme, currentTheme, onThemeChange, toggleTheme } from './theme';
 import {
-  describeRange, isDate, parseRange, PRESETS, rangeKey, sameRange, todayUtc, trendsQuery, usageQuery, writeRange, addDays,
+  describeRange, isDate, parseRange, PRESETS, sameRange, todayUtc, trendsQuery, usageQuery, writeRange, addDays,
   type Range,
 } from './range';
-import type { JiraMetric, Trends, UiConfig, UsageReport } from './types';
+import { groupQuery, groupTree, hasDirectory, parseGroup, parseInterval, trendsIntervalQuery, writeScope } from './scope';
+import type { AdoptionReport, DirectoryOverview, Interval, JiraMetric, Trends, UiConfig, UsageReport } from './types';
 import type { ViewContext, ViewId } from './views/context';
 import { renderUsage } from './views/usage';
 import { renderUsers } from './views/users';
@@ -22,6 +25,8 @@ import { renderTargets } from './views/targets';
 import { renderTrends } from './views/trends';
 import { renderJira } from './views/jira';
 import { renderRoi } from './views/roi';
+import { renderAdoption } from './views/adoption';
+import { exportAllButton } from './views/exports';
 import { errorPanel, loadingView, loginPanel, onboarding } from './views/states';
 
 interface ViewSpec {
@@ -37,8 +42,9 @@ interface ViewSpec {
 const VIEWS: ViewSpec[] = [
   { id: 'usage', label: 'Usage', icon: 'usage', title: 'Usage', blurb: 'Sessions, time and who works against what.', render: renderUsage },
   { id: 'users', label: 'Users', icon: 'users', title: 'Users', blurb: 'Who uses mirrord, how often and for how long.', render: renderUsers, count: (u) => u.userMetrics.length },
-  { id: 'targets', label: 'Targets', icon: 'target', title: 'Targets', blurb: 'Which workloads developers run against.', render: renderTargets, count: (u) => u.targetMetrics.length },
-  { id: 'trends', label: 'Trends', icon: 'trends', title: 'Trends', blurb: 'Day by day: sessions, active users, CI and adoption.', render: renderTrends },
+  { id: 'targets', label: 'Services', icon: 'target', title: 'Services', blurb: 'Which services developers run against.', render: renderTargets, count: (u) => u.targetMetrics.length },
+  { id: 'trends', label: 'Trends', icon: 'trends', title: 'Trends', blurb: 'Over time: sessions, active users, CI and adoption.', render: renderTrends },
+  { id: 'adoption', label: 'Adoption', icon: 'funnel', title: 'Adoption', blurb: 'Who in each team uses mirrord, who has not started, and who is going cold.', render: renderAdoption },
   { id: 'jira', label: 'Jira', icon: 'ticket', title: 'Jira Issues', blurb: 'Sessions per Jira issue, from branch names.', render: renderJira, count: (u) => u.jiraMetrics.length },
   { id: 'roi', label: 'ROI Calculator', icon: 'calculator', title: 'ROI Calculator', blurb: 'What the time mirrord saves is worth.', render: renderRoi },
 ];
@@ -50,11 +56,16 @@ interface State {
   api: Api | null;
   view: ViewId;
   range: Range;
+  /** The directory group every report is scoped to; null is everyone. */
+  group: string | null;
+  /** The interval the URL names; null leaves each view its default (trends: day, adoption: week). */
+  interval: Interval | null;
   status: Status;
   error: Error | null;
   usage: UsageReport | null;
   trends: Trends | null;
-  jira: { key: string; promise: Promise<JiraMetric[]> } | null;
+  /** Fetched with the first reports and on Sync; its snapshot is null before the first import. */
+  directory: DirectoryOverview | null;
   lastUpdated: Date | null;
   refreshing: boolean;
 }
@@ -65,11 +76,13 @@ const state: State = {
   api: null,
   view: 'usage',
   range: parseRange(new URLSearchParams(location.search)),
+  group: null,
+  interval: null,
   status: 'loading',
   error: null,
   usage: null,
   trends: null,
-  jira: null,
+  directory: null,
   lastUpdated: null,
   refreshing: false,
 };
@@ -79,12 +92,15 @@ function readUrl(): void {
   const view = params.get('view');
   state.view = VIEWS.some((v) => v.id === view) ? (view as ViewId) : 'usage';
   state.range = parseRange(params);
+  state.group = parseGroup(params);
+  state.interval = parseInterval(params);
 }
 
 function urlFor(view: ViewId, range: Range): string {
   const params = new URLSearchParams(location.search);
   params.set('view', view);
   writeRange(params, range);
+  writeScope(params, state.group, state.interval);
   return `${location.pathname}?${params.toString()}`;
 }
 
@@ -98,6 +114,30 @@ function writeUrl(replace = false): void {
 // ---------------------------------------------------------------- data
 
 let loadToken = 0;
+
+/** A report a view fetches on first use, kept while its query stays the same; a failure is not kept. */
+class LazyReport<T> {
+  private entry: { key: string; promise: Promise<T> } | null = null;
+
+  get(params: Record<string, string>, fetch: (params: Record<string, string>) => Promise<T>): Promise<T> {
+    const key = JSON.stringify(params);
+    if (this.entry?.key !== key) {
+      const entry = { key, promise: fetch(params) };
+      entry.promise.catch(() => {
+        if (this.entry === entry) this.entry = null;
+      });
+      this.entry = entry;
+    }
+    return this.entry.promise;
+  }
+
+  clear(): void {
+    this.entry = null;
+  }
+}
+
+const jiraReport = new LazyReport<JiraMetric[]>();
+const adoptionReport = new LazyReport<AdoptionReport>();
 
 /** "All" asks the API for ten years of days; start the charts at the first day with activity. */
 function trimLeadingEmptyDays(trends: Trends): Trends {
@@ -126,15 +166,26 @@ async function load(): Promise<void> {
   if (!state.usage) state.status = 'loading';
   render();
   try {
-    const [usage, trends] = await Promise.all([api.usage(usageQuery(range)), api.trends(trendsQuery(range))]);
+    const directoryLoad = state.directory ? Promise.resolve(state.directory) : api.directory();
+    // Scoped, the group is checked against the directory first: the reports refuse an unknown one.
+    if (state.group) dropUnknownGroup(await directoryLoad);
+    const scope = groupQuery(state.group);
+    const [directory, usage, trends] = await Promise.all([
+      directoryLoad,
+      api.usage({ ...usageQuery(range), ...scope }),
+      api.trends({ ...trendsQuery(range), ...scope, ...trendsIntervalQuery(state.interval) }),
+    ]);
     if (token !== loadToken) return;
+    state.directory = directory;
     state.usage = usage;
     state.trends = range.kind === 'preset' && range.preset === 'all' ? trimLeadingEmptyDays(trends) : trends;
-    state.jira = null;
+    jiraReport.clear();
+    adoptionReport.clear();
     state.error = null;
     state.lastUpdated = new Date();
     const allTime = usage.allTimeMetrics;
-    state.status = allTime.totalSessionCount + allTime.totalCiSessionCount === 0 ? 'empty' : 'ready';
+    // A group none of whose people ever started is a finding, not a first run.
+    state.status = !state.group && allTime.totalSessionCount + allTime.totalCiSessionCount === 0 ? 'empty' : 'ready';
   } catch (e) {
     if (token !== loadToken) return;
     const error = e as Error;
@@ -149,16 +200,32 @@ async function load(): Promise<void> {
   }
 }
 
-function jiraFor(range: Range): Promise<JiraMetric[]> {
-  const key = rangeKey(range);
-  if (!state.jira || state.jira.key !== key) {
-    const promise = state.api!.jira(usageQuery(range)).then((r) => r.issues);
-    promise.catch(() => {
-      if (state.jira?.promise === promise) state.jira = null;
-    });
-    state.jira = { key, promise };
-  }
-  return state.jira.promise;
+/** A group the directory no longer has (or a link from another server) falls back to everyone. */
+function dropUnknownGroup(directory: DirectoryOverview): void {
+  if (!state.group) return;
+  if (hasDirectory(directory) && directory.groups.some((g) => g.id === state.group)) return;
+  state.group = null;
+  writeUrl(true);
+}
+
+/** The query of the usage report, the exports and the session lists: range and scope. */
+function scopedQuery(): Record<string, string> {
+  return { ...usageQuery(state.range), ...groupQuery(state.group) };
+}
+
+function jiraFor(): Promise<JiraMetric[]> {
+  return jiraReport.get(scopedQuery(), (params) => state.api!.jira(params).then((r) => r.issues));
+}
+
+/**
+ * The adoption report of the range, scope and interval; null while the other reports reload
+ * (an "All" range starts where the trends found the first activity, not ten years back).
+ */
+function adoptionFor(): Promise<AdoptionReport> | null {
+  if (state.refreshing || !state.trends) return null;
+  const all = state.range.kind === 'preset' && state.range.preset === 'all';
+  const params = { ...scopedQuery(), ...(all ? { from: state.trends.from } : {}), interval: state.interval ?? 'week' };
+  return adoptionReport.get(params, (p) => state.api!.adoption(p));
 }
 
 // ---------------------------------------------------------------- actions
@@ -179,8 +246,22 @@ function setRange(range: Range): void {
   void load();
 }
 
+function setGroup(group: string | null): void {
+  if (group === state.group) return;
+  state.group = group;
+  writeUrl();
+  void load();
+}
+
+function chooseInterval(interval: Interval): void {
+  if (interval === state.interval) return;
+  state.interval = interval;
+  writeUrl();
+  void load();
+}
+
 function sync(): void {
-  state.jira = null;
+  state.directory = null;
   void load();
 }
 
@@ -194,11 +275,14 @@ const progress = h('div', { class: 'progress', 'aria-hidden': 'true' });
 
 /**
  * The app bar and toolbar are rebuilt on every render; a keyboard user's focus on one of
- * their controls (Sync, theme, a range or a tab) moves to the rebuilt control.
+ * their controls (Sync, theme, the scope, a range or a tab), or on an interval of the view,
+ * moves to the rebuilt control.
  */
 function focusKey(): string | null {
   const active = document.activeElement as HTMLElement | null;
-  if (!active || !(appBar.contains(active) || toolbar.contains(active))) return null;
+  if (!active) return null;
+  if (main.contains(active)) return active.dataset.interval ? `[data-interval="${active.dataset.interval}"]` : null;
+  if (!(appBar.contains(active) || toolbar.contains(active))) return null;
   for (const attr of ['data-action', 'data-range', 'data-view', 'data-role']) {
     const value = active.getAttribute(attr);
     if (value) return `[${attr}="${value}"]`;
@@ -208,7 +292,7 @@ function focusKey(): string | null {
 
 function restoreFocus(key: string | null): void {
   if (!key) return;
-  const target = (appBar.querySelector(key) ?? toolbar.querySelector(key)) as HTMLElement | null;
+  const target = (appBar.querySelector(key) ?? toolbar.querySelector(key) ?? main.querySelector(key)) as HTMLElement | null;
   target?.focus();
 }
 
@@ -239,6 +323,7 @@ function renderAppBar(): void {
         h('span', { class: 'brand-divider', 'aria-hidden': 'true' }),
         h('span', { class: 'brand-product' }, 'Usage')),
       h('div', { class: 'appbar-meta' },
+        scopePicker(),
         h('span', {
           class: 'version-chip',
           'data-role': 'operator-version',
@@ -248,6 +333,7 @@ function renderAppBar(): void {
           updated
             ? ['Updated ', h('time', { datetime: updated.toISOString(), title: formatExact(updated), 'data-epoch': String(updated.getTime()) }, formatClock(updated))]
             : state.refreshing ? 'Loading…' : 'Not loaded'),
+        exportAllButton(state.api, { primary_key: USER_KEY, ...scopedQuery() }),
         h('button', {
           type: 'button',
           class: `button button-primary sync ${state.refreshing ? 'is-spinning' : ''}`.trim(),
@@ -276,6 +362,30 @@ function renderAppBar(): void {
     progress,
   );
   progress.classList.toggle('is-active', state.refreshing);
+}
+
+/** The group every report counts: "Everyone", then the directory's groups as an indented tree. */
+function scopePicker(): HTMLElement | null {
+  const directory = state.directory;
+  if (!hasDirectory(directory)) return null;
+  const indent = (depth: number) => '\u00a0\u00a0\u00a0'.repeat(depth);
+  return h('div', { class: 'scope' },
+    h('label', { class: 'scope-label', for: 'scope-group' }, icon('users'), 'Scope'),
+    h('select', {
+      id: 'scope-group',
+      class: 'select scope-select',
+      'data-role': 'group-scope',
+      title: 'Count only the sessions of the people in this group and the groups below it',
+      onchange: (e: Event) => setGroup((e.target as HTMLSelectElement).value || null),
+    },
+      h('option', { value: '', selected: !state.group }, `Everyone (${formatInt(directory.snapshot.people)})`),
+      groupTree(directory.groups).map(({ group, depth }) =>
+        h('option', { value: group.id, selected: group.id === state.group }, `${indent(depth)}${group.name} (${formatInt(group.people)})`)),
+    ));
+}
+
+function groupName(id: string | null): string | null {
+  return id ? state.directory?.groups.find((g) => g.id === id)?.name ?? id : null;
 }
 
 function linkClick(e: MouseEvent, view: ViewId): void {
@@ -344,17 +454,22 @@ function rangePicker(): HTMLElement {
 }
 
 function context(): ViewContext {
-  const params = usageQuery(state.range);
   return {
     config: state.config!,
     api: state.api!,
     usage: state.usage!,
     trends: state.trends!,
+    directory: state.directory,
     range: state.range,
+    group: state.group,
+    interval: state.interval,
     now: new Date(),
-    usageParams: params,
+    usageParams: scopedQuery(),
     setRange,
-    jira: () => jiraFor(state.range),
+    chooseInterval,
+    chooseGroup: setGroup,
+    jira: jiraFor,
+    adoption: adoptionFor,
   };
 }
 
@@ -367,6 +482,7 @@ function renderMain(): void {
       h('p', { class: 'view-blurb' }, spec.blurb)),
     state.usage && state.status !== 'login'
       ? h('p', { class: 'view-range', 'data-role': 'range-label' }, icon('calendar'), describeRange(state.range),
+          state.group ? h('span', { 'data-role': 'scope-label' }, ` · ${groupName(state.group)}`) : null,
           state.usage.generalMetrics.lastOperatorEvent
             ? h('span', { class: 'muted' }, ` · last event ${formatRelative(state.usage.generalMetrics.lastOperatorEvent)}`)
             : null)
@@ -436,9 +552,10 @@ async function connect(): Promise<void> {
 }
 
 window.addEventListener('popstate', () => {
-  const before = state.range;
+  const before = { range: state.range, group: state.group, interval: state.interval };
   readUrl();
-  if (!sameRange(before, state.range)) void load();
+  const same = sameRange(before.range, state.range) && before.group === state.group && before.interval === state.interval;
+  if (!same) void load();
   else render();
 });
 

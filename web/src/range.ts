@@ -75,10 +75,6 @@ export function sameRange(a: Range, b: Range): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-export function rangeKey(range: Range): string {
-  return range.kind === 'custom' ? `${range.from}..${range.to}` : range.preset;
-}
-
 const shortDate = new Intl.DateTimeFormat('en-US', { month: 'short', day: 'numeric', year: 'numeric', timeZone: 'UTC' });
 
 export function formatDay(date: string): string {

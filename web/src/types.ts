@@ -41,9 +41,21 @@ export interface UsageReport {
   namespaceMetrics: NamespaceMetric[];
   jiraMetrics: JiraMetric[];
   uniqueMachines: number;
+  /** The group the report is scoped to and the directory snapshot it used (absent from older servers). */
+  scope?: { group: GroupRef | null; snapshot: number | null };
 }
 
-export interface UserMetric {
+/**
+ * Who an identity is in the directory: all null when it matches no one (or no directory is
+ * imported). Optional: older servers do not send them.
+ */
+export interface Person {
+  personId?: string | null;
+  personName?: string | null;
+  team?: string | null;
+}
+
+export interface UserMetric extends Person {
   identifier: string;
   displayName: string | null;
   clientUser: string | null;
@@ -70,7 +82,7 @@ export interface TargetMetric {
   uniqueUsers: number;
 }
 
-export interface UserTargetMetric {
+export interface UserTargetMetric extends Person {
   identifier: string;
   displayName: string | null;
   namespace: string | null;
@@ -103,9 +115,15 @@ export interface DailyCount {
   count: number;
 }
 
+/** How the trends and the adoption report group days. */
+export type Interval = 'day' | 'week' | '2week' | 'month';
+
 export interface Trends {
   from: string;
   to: string;
+  /** Present when the request asked for an interval; each `date` is then the first day of one. */
+  interval?: Interval;
+  timeZone?: string;
   dailySessions: Array<DailyCount & { totalSeconds: number }>;
   dailyActiveUsers: DailyCount[];
   dailyCiSessions: DailyCount[];
@@ -116,7 +134,7 @@ export interface JiraReport {
   issues: JiraMetric[];
 }
 
-export interface SessionRecord {
+export interface SessionRecord extends Person {
   sessionId: string;
   startedAt: Timestamp | null;
   endedAt: Timestamp | null;
@@ -138,4 +156,61 @@ export interface SessionRecord {
 export interface SessionPage {
   sessions: SessionRecord[];
   nextCursor: string | null;
+}
+
+/** `GET /api/v1/directory`: the snapshot in force (null before the first import) and its tree. */
+export interface DirectoryOverview {
+  snapshot: {
+    snapshot: number;
+    importedAt: Timestamp;
+    source: string | null;
+    people: number;
+    groups: number;
+    identities: number;
+  } | null;
+  groups: DirectoryGroup[];
+  neverMatched: Array<{ id: string; name: string }>;
+}
+
+export interface DirectoryGroup {
+  id: string;
+  type: string;
+  name: string;
+  parent: string | null;
+  /** People who are members of this group itself. */
+  directMembers: number;
+  /** People in it or any group below it. */
+  people: number;
+}
+
+export interface GroupRef {
+  id: string;
+  name: string;
+  type: string;
+}
+
+export type FunnelStage = 'inDirectory' | 'everStarted' | 'active' | 'regular' | 'champion';
+
+/** `GET /api/v1/reports/adoption` (docs/adoption.md). */
+export interface AdoptionReport {
+  scope: { group: GroupRef | null; path: GroupRef[] };
+  snapshot: { snapshot: number; importedAt: Timestamp; source: string | null } | null;
+  range: { from: Timestamp; to: Timestamp };
+  interval: Interval;
+  timeZone: string;
+  thresholds: { regularActiveDays: number; championActiveDays: number; goingColdDays: number };
+  counts: { engineers: number; services: number; teams: number };
+  funnel: Array<{ stage: FunnelStage; count: number }>;
+  activeOverTime: Array<{ start: string; active: number; engineers: number; percent: number }>;
+  heatmap: { weeks: string[]; groups: Array<GroupRef & { engineers: number; active: number[] }> };
+  neverStarted: Array<{ personId: string; name: string; email: string | null; team: string | null }>;
+  goingCold: Array<{ personId: string; name: string; email: string | null; team: string | null; lastSession: Timestamp; daysSince: number }>;
+  champions: Array<{ personId: string; name: string; team: string | null; activeDays: number; sessions: number }>;
+  servicesPerTeam: Array<{
+    id: string;
+    name: string;
+    engineers: number;
+    services: Array<{ namespace: string | null; targetType: string | null; target: string; sessions: number; engineers: number }>;
+  }>;
+  suggestedActions: Array<{ id: string; kind: string; groupId: string | null; message: string }>;
 }

@@ -1,11 +1,13 @@
 // The sessions behind a row: a dialog listing single sessions (newest first) for a user, a
-// target or both, in the range on screen, paged by the API's cursor.
+// service or both, in the range and scope on screen, paged by the API's cursor. The heading
+// names the engineer and team the directory gives the user.
 
 import { h, replaceChildren } from '../dom';
-import { chip, emptyBlock, relativeTime } from '../components';
+import { chip, emptyBlock, relativeTime, teamText } from '../components';
 import { formatDuration, formatInt } from '../format';
 import { icon } from '../icons';
 import { describeRange } from '../range';
+import { hasDirectory } from '../scope';
 import type { SessionRecord } from '../types';
 import type { ViewContext } from './context';
 import { errorPanel } from './states';
@@ -33,18 +35,19 @@ export function openSessions(ctx: ViewContext, filter: SessionFilter, opener?: H
   const titleId = 'sessions-dialog-title';
   const tbody = h('tbody');
   const status = h('p', { class: 'dialog-status', 'aria-live': 'polite' });
+  const who = h('span', { 'data-role': 'person' });
   const more = h('button', { type: 'button', class: 'button', hidden: true }, 'Load more');
   const body = h('div', { class: 'dialog-body' },
     h('div', { class: 'table-scroll', tabindex: '0', role: 'group', 'aria-label': 'Sessions table' },
       h('table', { class: 'data-table', 'aria-labelledby': titleId },
-        h('thead', null, h('tr', null, ['Started', 'Duration', 'Status', 'Target', 'Branch', 'Ports'].map((label) => h('th', { scope: 'col' }, h('span', { class: 'th-label' }, label))))),
+        h('thead', null, h('tr', null, ['Started', 'Duration', 'Status', 'Service', 'Branch', 'Ports'].map((label) => h('th', { scope: 'col' }, h('span', { class: 'th-label' }, label))))),
         tbody)),
     h('div', { class: 'dialog-footer' }, status, more));
   const dialog = h('dialog', { class: 'drawer', 'aria-labelledby': titleId, 'data-dialog': 'sessions' },
     h('header', { class: 'drawer-header' },
       h('div', null,
         h('h2', { id: titleId, class: 'panel-title' }, `Sessions of ${filter.title}`),
-        h('p', { class: 'panel-subtitle' }, `${describeRange(ctx.range)} · newest first`)),
+        h('p', { class: 'panel-subtitle' }, who, `${describeRange(ctx.range)} · newest first`)),
       h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Close', 'data-action': 'close', onclick: () => dialog.close() }, icon('x'))),
     body);
 
@@ -59,6 +62,8 @@ export function openSessions(ctx: ViewContext, filter: SessionFilter, opener?: H
     if (cursor) params.cursor = cursor;
     try {
       const page = await ctx.api.sessions(params);
+      const first = page.sessions[0];
+      if (filter.user && first && hasDirectory(ctx.directory) && !who.textContent) who.textContent = `${first.personName ? `${first.personName}, ` : ''}${teamText(first)} · `;
       for (const s of page.sessions) tbody.appendChild(row(s, ctx.now));
       shown += page.sessions.length;
       cursor = page.nextCursor;

@@ -79,7 +79,7 @@ export function loginPanel(onSubmit: (key: string) => Promise<void>, message?: s
   );
 }
 
-function snippet(title: string, body: Child, code: string): HTMLElement {
+export function snippet(title: string, body: Child, code: string): HTMLElement {
   return h('li', { class: 'step' },
     h('h3', null, title),
     h('p', null, body),

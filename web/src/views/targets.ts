@@ -1,4 +1,5 @@
-// Targets: Target Adoption (sessions vs. unique users), Sessions by Namespace, Target Metrics.
+// Services: Service Adoption (sessions vs. unique users), Sessions by Namespace, Service
+// Metrics. The UI says "service" for what mirrord and the API call a target (`target*` fields).
 
 import { h, type Child } from '../dom';
 import { barCell, chartBox, chip, emptyBlock, panel, targetCell } from '../components';
@@ -16,17 +17,17 @@ export function renderTargets(ctx: ViewContext): Child {
   return [h('div', { class: 'grid-2' }, adoption(ctx), namespaces(ctx)), targetMetrics(ctx)];
 }
 
-/** The adoption chart draws at most this many targets (those with the most sessions). */
+/** The adoption chart draws at most this many services (those with the most sessions). */
 const DRAWN = 400;
 
 function adoption(ctx: ViewContext): HTMLElement {
   const all = ctx.usage.targetMetrics;
   const targets = all.length > DRAWN ? [...all].sort((a, b) => b.sessions - a.sessions).slice(0, DRAWN) : all;
   if (targets.length === 0) {
-    return panel({ id: 'target-adoption', title: 'Target Adoption' }, emptyBlock({ icon: 'target', title: 'No targets in this range' }));
+    return panel({ id: 'target-adoption', title: 'Service Adoption' }, emptyBlock({ icon: 'target', title: 'No services in this range' }));
   }
   const box = chartBox('chart-md');
-  deferChart(box, `Bubble chart of ${targets.length} targets: sessions against unique users`, () =>
+  deferChart(box, `Bubble chart of ${targets.length} services: sessions against unique users`, () =>
     bubble({
       xName: 'Sessions',
       yName: 'Unique users',
@@ -46,9 +47,9 @@ function adoption(ctx: ViewContext): HTMLElement {
     }),
   );
   const subtitle = all.length > DRAWN
-    ? `The ${DRAWN} busiest of ${formatInt(all.length)} targets. Broadly adopted ones sit high, heavily used ones right.`
-    : 'Broadly adopted targets sit high; heavily used ones sit right. Bubble size is total time.';
-  return panel({ id: 'target-adoption', title: 'Target Adoption', subtitle }, box);
+    ? `The ${DRAWN} busiest of ${formatInt(all.length)} services. Broadly adopted ones sit high, heavily used ones right.`
+    : 'Broadly adopted services sit high; heavily used ones sit right. Bubble size is total time.';
+  return panel({ id: 'target-adoption', title: 'Service Adoption', subtitle }, box);
 }
 
 function namespaces(ctx: ViewContext): HTMLElement {
@@ -80,18 +81,18 @@ function targetMetrics(ctx: ViewContext): HTMLElement {
   for (const r of rows) if (r.sessions > max) max = r.sessions;
   return dataTable<TargetMetric>({
     id: 'target-metrics',
-    title: 'Target Metrics',
+    title: 'Service Metrics',
     rows,
-    searchLabel: 'Search targets, namespaces…',
+    searchLabel: 'Search services, namespaces…',
     search: (t) => `${t.target} ${t.namespace ?? ''} ${t.targetType ?? ''}`,
     defaultSort: { column: 'sessions', direction: 'desc' },
     columns: [
-      { id: 'target', label: 'Target', sort: (t) => t.target, render: (t) => sessionsLink(ctx, { target: t.target, title: t.target }, targetCell(t.target, t.targetType)) },
+      { id: 'target', label: 'Service', sort: (t) => t.target, render: (t) => sessionsLink(ctx, { target: t.target, title: t.target }, targetCell(t.target, t.targetType)) },
       { id: 'namespace', label: 'Namespace', sort: (t) => t.namespace ?? '', render: (t) => chip(t.namespace) },
       { id: 'sessions', label: 'Sessions', numeric: true, className: 'bar-column', sort: (t) => t.sessions, render: (t) => barCell(t.sessions, max, formatInt(t.sessions)) },
       { id: 'time', label: 'Total Time', numeric: true, sort: (t) => t.totalSessionTimeSeconds, render: (t) => formatDuration(t.totalSessionTimeSeconds) },
       { id: 'users', label: 'Unique Users', numeric: true, sort: (t) => t.uniqueUsers, render: (t) => formatInt(t.uniqueUsers) },
     ],
-    empty: () => emptyBlock({ icon: 'target', title: 'No targets in this range' }),
+    empty: () => emptyBlock({ icon: 'target', title: 'No services in this range' }),
   });
 }

@@ -1,12 +1,13 @@
 // Usage: five cards (licenses, champion, sessions, session time, CI) and the Session Activity
-// table of user × target × namespace.
+// table of user × service × namespace, with each engineer's team when a directory is imported.
 
 import { h, type Child } from '../dom';
-import { barCell, card, chartBox, chip, emptyBlock, isCiUser, targetCell, userCell } from '../components';
+import { barCell, card, chartBox, chip, emptyBlock, isCiUser, targetCell, teamColumns, userCell } from '../components';
 import { deferChart, sparkline } from '../charts';
 import { formatDuration, formatDurationShort, formatInt } from '../format';
 import { dataTable } from '../table';
 import { describeRange, rangePhrase } from '../range';
+import { intervalSpec } from '../scope';
 import type { UserTargetMetric } from '../types';
 import type { ViewContext } from './context';
 import { sessionsLink } from './sessions';
@@ -39,7 +40,7 @@ function cards(ctx: ViewContext): HTMLElement {
   const spark = (id: string, values: number[], format: (v: number) => string, color?: string) => {
     const box = chartBox('sparkline');
     box.dataset.spark = id;
-    deferChart(box, `Daily trend, ${rangePhrase(range)}`, () => sparkline({ dates, values, format, color: color ? token(color) : undefined }));
+    deferChart(box, `Trend by ${intervalSpec(trends.interval ?? 'day').noun}, ${rangePhrase(range)}`, () => sparkline({ dates, values, format, color: color ? token(color) : undefined }));
     return box;
   };
 
@@ -115,10 +116,10 @@ function sessionActivity(ctx: ViewContext): HTMLElement {
   return dataTable<UserTargetMetric>({
     id: 'session-activity',
     title: 'Session Activity',
-    description: 'Who works against which target, by sessions started in the range. Pick a user for their sessions.',
+    description: 'Who works against which service, by sessions started in the range. Pick a user for their sessions.',
     rows,
-    searchLabel: 'Search users, targets, namespaces…',
-    search: (r) => `${r.identifier} ${r.displayName ?? ''} ${r.target} ${r.namespace ?? ''} ${r.targetType ?? ''}`,
+    searchLabel: 'Search users, teams, services, namespaces…',
+    search: (r) => `${r.identifier} ${r.displayName ?? ''} ${r.personName ?? ''} ${r.team ?? ''} ${r.target} ${r.namespace ?? ''} ${r.targetType ?? ''}`,
     defaultSort: { column: 'sessions', direction: 'desc' },
     columns: [
       {
@@ -127,7 +128,8 @@ function sessionActivity(ctx: ViewContext): HTMLElement {
         sort: (r) => r.displayName ?? r.identifier,
         render: (r) => sessionsLink(ctx, { user: r.identifier, target: r.target, title: `${r.displayName ?? r.identifier} on ${r.target}` }, userCell(r.identifier, r.displayName)),
       },
-      { id: 'target', label: 'Target', sort: (r) => r.target, render: (r) => targetCell(r.target, r.targetType) },
+      ...teamColumns<UserTargetMetric>(ctx.directory, (r) => r.displayName ?? r.identifier),
+      { id: 'target', label: 'Service', sort: (r) => r.target, render: (r) => targetCell(r.target, r.targetType) },
       { id: 'namespace', label: 'Namespace', sort: (r) => r.namespace ?? '', render: (r) => chip(r.namespace) },
       { id: 'sessions', label: 'Sessions', numeric: true, className: 'bar-column', sort: (r) => r.sessions, render: (r) => barCell(r.sessions, max, formatInt(r.sessions)) },
       { id: 'time', label: 'Total Time', numeric: true, sort: (r) => r.totalSessionTimeSeconds, render: (r) => formatDuration(r.totalSessionTimeSeconds) },

@@ -1,8 +1,9 @@
 // Users: Session Duration vs. Count (bubble size = total time), the User Timeline, and the
-// User Metrics table with CSV and Excel exports.
+// User Metrics table (with each engineer's team when a directory is imported) and its CSV and
+// Excel exports.
 
 import { h, type Child } from '../dom';
-import { chartBox, chip, emptyBlock, isCiUser, panel, relativeTime, userCell } from '../components';
+import { chartBox, chip, emptyBlock, isCiUser, panel, relativeTime, teamColumns, userCell } from '../components';
 import { bubble, deferChart } from '../charts';
 import { formatDecimal, formatDuration, formatExact, formatInt, formatRelative, parseTime } from '../format';
 import { dataTable } from '../table';
@@ -90,8 +91,8 @@ function userMetrics(ctx: ViewContext): HTMLElement {
     id: 'user-metrics',
     title: 'User Metrics',
     rows: ctx.usage.userMetrics,
-    searchLabel: 'Search users…',
-    search: (u) => `${u.identifier} ${u.displayName ?? ''} ${u.clientUser ?? ''} ${u.hostname ?? ''}`,
+    searchLabel: 'Search users, teams…',
+    search: (u) => `${u.identifier} ${u.displayName ?? ''} ${u.clientUser ?? ''} ${u.hostname ?? ''} ${u.personName ?? ''} ${u.team ?? ''}`,
     defaultSort: { column: 'sessions', direction: 'desc' },
     actions: exportButtons(ctx),
     columns: [
@@ -104,6 +105,7 @@ function userMetrics(ctx: ViewContext): HTMLElement {
           isCiUser(u) ? chip('CI', 'chip-ci') : null,
         ],
       },
+      ...teamColumns<UserMetric>(ctx.directory, (u) => u.displayName ?? u.identifier),
       { id: 'first', label: 'First Active', sort: (u) => u.firstActive ?? '', render: (u) => relativeTime(u.firstActive, ctx.now) },
       { id: 'last', label: 'Last Seen', sort: (u) => u.lastSeen ?? '', render: (u) => relativeTime(u.lastSeen, ctx.now) },
       { id: 'sessions', label: 'Sessions', numeric: true, sort: (u) => u.totalSessionCount, render: (u) => h('strong', null, formatInt(u.totalSessionCount)) },
