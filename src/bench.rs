@@ -425,6 +425,7 @@ pub fn run_reports(
         scrape_cache: Default::default(),
         display: Default::default(),
         zone: chrono_tz::Tz::UTC,
+        labels: Default::default(),
     };
     let serve_err = |e: std::io::Error| BenchError::Serve(e.to_string());
     let rt = tokio::runtime::Runtime::new().map_err(serve_err)?;
@@ -432,7 +433,10 @@ pub fn run_reports(
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .map_err(serve_err)?;
     let addr = listener.local_addr().map_err(serve_err)?;
+    // As the dashboard's browser asks: gzip accepted (the server compresses at its fastest
+    // level), a fresh connection each time.
     let client = reqwest::Client::builder()
+        .gzip(true)
         .pool_max_idle_per_host(0)
         .build()
         .map_err(|e| BenchError::Serve(e.to_string()))?;

@@ -309,6 +309,7 @@ pub async fn run(mut config: Config, opts: ServeOptions) -> Result<(), ServeErro
         scrape_cache: Default::default(),
         display: Arc::new(display),
         zone,
+        labels: Default::default(),
     };
     let addr = format!("{}:{}", config.server.bind, config.server.port);
     let listener = tokio::net::TcpListener::bind(&addr)

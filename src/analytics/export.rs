@@ -16,7 +16,7 @@ use zip::write::SimpleFileOptions;
 
 use super::period::Period;
 use super::reports::{self, ReportSettings, UsageReport, ts};
-use crate::directory::scope::{GroupRef, Lookup, Scope};
+use crate::directory::scope::{GroupRef, Scope};
 use crate::directory::store::{Snapshot, snapshot_info};
 use crate::store::StoreError;
 
@@ -444,7 +444,7 @@ fn sessions_into<W: Write>(
         "person_name",
         "team",
     ])?;
-    let lookup = Lookup::load(conn)?;
+    let lookup = req.scope.labels(conn)?;
     let sql = req.scope.sql(include_str!("sql/export_sessions.sql"));
     let mut stmt = conn.prepare(&sql)?;
     let p: [&dyn ToSql; 2] = [&req.period.from, &req.period.to];

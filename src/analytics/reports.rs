@@ -13,7 +13,7 @@ use duckdb::{Connection, Row, ToSql, params};
 use serde::Serialize;
 
 use super::buckets::Interval;
-use crate::directory::scope::{GroupRef, Lookup, Scope};
+use crate::directory::scope::{GroupRef, Scope};
 use crate::named_sql::NamedSql;
 use crate::store::StoreError;
 
@@ -311,7 +311,12 @@ pub fn usage_in(
     scope.install(&other)?;
     let (first, second) = std::thread::scope(|threads| {
         let sections = &sections;
-        let second = threads.spawn(move || usage_targets(&other, sections));
+        let second = threads.spawn(move || {
+            // The directory's labels load beside the target sections, off the users' path.
+            let targets = usage_targets(&other, sections)?;
+            let snapshot = crate::directory::store::current_snapshot(&other)?;
+            Ok::<_, StoreError>((targets, scope.labels(&other)?, snapshot))
+        });
         let first = usage_totals(conn, sections, period, key);
         let second = second
             .join()
@@ -319,8 +324,7 @@ pub fn usage_in(
         (first, second)
     });
     let (pm, all, version, last_event, ci, mut users) = first?;
-    let (targets, mut user_targets, namespaces, jira) = second?;
-    let lookup = Lookup::load(conn)?;
+    let ((targets, mut user_targets, namespaces, jira), lookup, snapshot) = second?;
     let machine = key == PrimaryKey::MachineId;
     for u in &mut users {
         let p = lookup.person(
@@ -340,7 +344,6 @@ pub fn usage_in(
                 (u.person_id.clone(), u.person_name.clone(), u.team.clone());
         }
     }
-    let snapshot = crate::directory::store::current_snapshot(conn)?;
     Ok(UsageReport {
         scope: ReportScope {
             group: scope.group.clone(),

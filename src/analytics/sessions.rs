@@ -146,6 +146,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::analytics::reports::ts;
 use crate::analytics::rollups;
+use std::sync::Arc;
+
 use crate::directory::scope::{Lookup, Scope, ScopeError};
 use crate::named_sql::NamedSql;
 use crate::store::{Settings, StoreError, render_settings};
@@ -222,9 +224,14 @@ impl From<ScopeError> for ListError {
     }
 }
 
-/// The listing's scope, installed on `conn`.
-fn scope_on(conn: &Connection, group: Option<&str>) -> Result<Scope, ListError> {
-    let scope = Scope::resolve(conn, group)?;
+/// The listing's scope, installed on `conn`, with `labels` when the caller has them.
+fn scope_on(
+    conn: &Connection,
+    group: Option<&str>,
+    labels: Option<Arc<Lookup>>,
+) -> Result<Scope, ListError> {
+    let mut scope = Scope::resolve(conn, group)?;
+    scope.labels = labels;
     scope.install(conn)?;
     Ok(scope)
 }
@@ -245,7 +252,11 @@ fn decode_cursor(c: &str) -> Result<(i64, String), ListError> {
 }
 
 /// Lists sessions matching `q`, newest first, at most `limit` (default 100, max 1000).
-pub fn list(conn: &Connection, q: &SessionQuery) -> Result<SessionPage, ListError> {
+pub fn list(
+    conn: &Connection,
+    q: &SessionQuery,
+    labels: Option<Arc<Lookup>>,
+) -> Result<SessionPage, ListError> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     if let Some(k) = q.kind.as_deref()
         && k != "exec"
@@ -273,8 +284,8 @@ pub fn list(conn: &Connection, q: &SessionQuery) -> Result<SessionPage, ListErro
         &cur_id,
         &limit_plus,
     ];
-    let scope = scope_on(conn, q.group.as_deref())?;
-    let lookup = Lookup::load(conn)?;
+    let scope = scope_on(conn, q.group.as_deref(), labels)?;
+    let lookup = scope.labels(conn)?;
     let mut stmt = conn.prepare(&scope.sql(include_str!("sql/list_sessions.sql")))?;
     let mut rows: Vec<(i64, SessionRow, Option<String>)> = stmt
         .query_map(&params[..], |r| {
@@ -409,6 +420,7 @@ pub struct UsageSessionPage {
 pub fn usage_sessions(
     conn: &Connection,
     q: &UsageSessionQuery,
+    labels: Option<Arc<Lookup>>,
 ) -> Result<UsageSessionPage, ListError> {
     let limit = q.limit.unwrap_or(500);
     if !(1..=1000).contains(&limit) {
@@ -434,8 +446,8 @@ pub fn usage_sessions(
             .map_err(|e| ListError::BadRequest(e.to_string()))?;
     let limit = limit as i64;
     let params: [&dyn ToSql; 5] = [&cur_t, &cur_id, &limit, &from, &to];
-    let scope = scope_on(conn, q.group.as_deref())?;
-    let lookup = Lookup::load(conn)?;
+    let scope = scope_on(conn, q.group.as_deref(), labels)?;
+    let lookup = scope.labels(conn)?;
     let mut stmt = conn.prepare(&scope.sql(include_str!("sql/usage_sessions.sql")))?;
     let rows: Vec<(i64, UsageSessionRow)> = stmt
         .query_map(&params[..], |r| {

@@ -489,24 +489,45 @@ fn live_metrics(reg: &mut Registry, stats: &PipelineStats, queue_depth: usize) {
     );
 }
 
-/// The database part of a scrape, encoded, per database generation (see [`super::cache`]).
+/// The database part of a scrape, encoded, per database generation (see [`super::cache`]);
+/// and the per-group adoption part, kept for [`GROUPS_MAX_AGE`] whatever the commits.
 #[derive(Default)]
-pub struct ScrapeCache(std::sync::Mutex<Option<Scrape>>);
+pub struct ScrapeCache {
+    scrape: std::sync::Mutex<Option<Scrape>>,
+    groups: std::sync::Mutex<Option<(std::time::Instant, Arc<str>)>>,
+}
 
 /// Generation, whether user labels were on, when it was made, the encoded text.
 type Scrape = (u64, bool, std::time::Instant, Arc<str>);
 
+/// How long the group gauges are reused. They count engineers over windows of days, so a
+/// minute late is nothing, and a busy writer's commits don't make every scrape match every
+/// session against the directory again.
+pub const GROUPS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl ScrapeCache {
     fn get(&self, generation: u64, user_labels: bool) -> Option<Arc<str>> {
-        let guard = self.0.lock().ok()?;
+        let guard = self.scrape.lock().ok()?;
         let (g, labels, made, text) = guard.as_ref()?;
         (*g == generation && *labels == user_labels && made.elapsed() <= super::cache::MAX_AGE)
             .then(|| text.clone())
     }
 
     fn put(&self, generation: u64, user_labels: bool, text: Arc<str>) {
-        if let Ok(mut guard) = self.0.lock() {
+        if let Ok(mut guard) = self.scrape.lock() {
             *guard = Some((generation, user_labels, std::time::Instant::now(), text));
+        }
+    }
+
+    fn groups(&self) -> Option<Arc<str>> {
+        let guard = self.groups.lock().ok()?;
+        let (made, text) = guard.as_ref()?;
+        (made.elapsed() <= GROUPS_MAX_AGE).then(|| text.clone())
+    }
+
+    fn put_groups(&self, text: Arc<str>) {
+        if let Ok(mut guard) = self.groups.lock() {
+            *guard = Some((std::time::Instant::now(), text));
         }
     }
 }
@@ -592,7 +613,6 @@ pub async fn metrics(
                 .read(move |conn| {
                     let mut reg = Registry::default();
                     database_metrics(&mut reg, conn, &stats, user_labels)?;
-                    group_metrics(&mut reg, conn, &adoption)?;
                     encode_part(&reg)
                 })
                 .await?
@@ -603,9 +623,24 @@ pub async fn metrics(
             text
         }
     };
+    let groups = match state.scrape_cache.groups() {
+        Some(text) => text,
+        None => {
+            let text: Arc<str> = state
+                .read(move |conn| {
+                    let mut reg = Registry::default();
+                    group_metrics(&mut reg, conn, &adoption)?;
+                    encode_part(&reg)
+                })
+                .await?
+                .into();
+            state.scrape_cache.put_groups(text.clone());
+            text
+        }
+    };
     let mut live = Registry::default();
     live_metrics(&mut live, &stats, depth);
-    let body = format!("{database}{}# EOF\n", encode_part(&live)?);
+    let body = format!("{database}{groups}{}# EOF\n", encode_part(&live)?);
     if openmetrics {
         Ok((
             [(

@@ -51,12 +51,10 @@ LEFT JOIN jira_outbox o ON o.state = st.state GROUP BY st.state;
 -- the last $1 days, and those of them going cold (none in the last $2 days). Only groups of
 -- the directory in force; a group nobody used still has its series, at 0.
 WITH recent AS (
-    SELECT sp.person_id, max(s.started_at) AS last_session
-    FROM sessions s
-    JOIN session_people sp ON sp.session_id = s.session_id
-    WHERE s.kind = 'exec' AND sp.person_id IS NOT NULL
-      AND s.started_at >= CAST(current_timestamp AS TIMESTAMP) - to_days(CAST($1 AS INTEGER))
-    GROUP BY sp.person_id
+    SELECT person_id, max(start_at) AS last_session
+    FROM session_people_since(CAST(current_timestamp AS TIMESTAMP) - to_days(CAST($1 AS INTEGER)))
+    WHERE kind = 'exec' AND person_id IS NOT NULL
+    GROUP BY person_id
 )
 SELECT g.group_type, g.name, g.group_id,
     count(r.person_id) AS active,

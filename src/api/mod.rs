@@ -53,6 +53,8 @@ pub struct AppState {
     pub display: Arc<crate::analytics::display::Display>,
     /// `[reports] time_zone`: where days and weeks begin.
     pub zone: chrono_tz::Tz,
+    /// The directory's row labels per snapshot.
+    pub labels: Arc<crate::directory::scope::LabelCache>,
 }
 
 /// The writer is gone (the server is stopping): 503, for every route that hands it work.
@@ -75,6 +77,17 @@ impl AppState {
             self.pipeline.catch_up().await.map_err(unavailable)??;
         }
         Ok(())
+    }
+
+    /// The scope of `group` with the cached row labels, resolved on `conn` (inside
+    /// [`Self::read`]).
+    pub fn scope(
+        labels: &crate::directory::scope::LabelCache,
+        conn: &Connection,
+        group: Option<&str>,
+    ) -> Result<crate::directory::scope::Scope, ApiError> {
+        let scope = crate::directory::scope::Scope::resolve(conn, group)?;
+        Ok(scope.with_labels(labels.get(conn)?))
     }
 
     /// Runs `f` with a fresh reader connection on a blocking thread.
@@ -154,7 +167,11 @@ pub fn router(state: AppState) -> Router {
     let hosts = guard::HostAllowList::new(&state.config.server.allowed_hosts);
     let tls = state.config.server.tls.is_some();
     app.with_state(state)
-        .layer(tower_http::compression::CompressionLayer::new())
+        // The fastest gzip level: a 2 MB report compresses ~5x in a third of the default's time.
+        .layer(
+            tower_http::compression::CompressionLayer::new()
+                .quality(tower_http::CompressionLevel::Fastest),
+        )
         .layer(axum::middleware::from_fn(move |req, next| {
             guard::harden(tls, req, next)
         }))

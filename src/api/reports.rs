@@ -41,9 +41,10 @@ pub async fn usage(
     state.rollups_current().await?;
     let group = q.group.clone();
     let display = state.display.clone();
+    let labels = state.labels.clone();
     let report = state
         .read(move |c| {
-            let scope = Scope::resolve(c, group.as_deref())?;
+            let scope = AppState::scope(&labels, c, group.as_deref())?;
             let mut report = reports::usage_in(c, p, key, &settings, &scope)?;
             display.usage(&mut report);
             Ok(report)
@@ -163,9 +164,10 @@ pub async fn export_zip(
     state.rollups_current().await?;
     let group = q.group.clone();
     let display = state.display.clone();
+    let labels = state.labels.clone();
     let bytes = state
         .read(move |c| {
-            let scope = Scope::resolve(c, group.as_deref())?;
+            let scope = AppState::scope(&labels, c, group.as_deref())?;
             let now = Utc::now();
             let req = export::ExportRequest {
                 period: p,
@@ -266,9 +268,11 @@ pub async fn sessions(
     Query(q): Query<session_list::SessionQuery>,
 ) -> Result<Response, ApiError> {
     let display = state.display.clone();
+    let labels = state.labels.clone();
     let page = state
         .read(move |c| {
-            let mut page = session_list::list(c, &q).map_err(list_error)?;
+            let labels = labels.get(c)?;
+            let mut page = session_list::list(c, &q, Some(labels)).map_err(list_error)?;
             display.sessions(&mut page);
             Ok(page)
         })
@@ -282,9 +286,11 @@ pub async fn usage_sessions(
     Query(q): Query<session_list::UsageSessionQuery>,
 ) -> Result<Response, ApiError> {
     let display = state.display.clone();
+    let labels = state.labels.clone();
     let page = state
         .read(move |c| {
-            let mut page = session_list::usage_sessions(c, &q).map_err(list_error)?;
+            let labels = labels.get(c)?;
+            let mut page = session_list::usage_sessions(c, &q, Some(labels)).map_err(list_error)?;
             display.usage_sessions(&mut page);
             Ok(page)
         })

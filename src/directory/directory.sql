@@ -53,16 +53,22 @@ WHERE m.snapshot = (SELECT snapshot FROM directory_current);
 CREATE OR REPLACE VIEW directory_identities_current AS
 SELECT kind, value, person_id FROM directory_identities
 WHERE snapshot = (SELECT snapshot FROM directory_current);
--- The person a session belongs to, by the matching order of src/directory/mod.rs
--- (IDENTITY_KINDS): Kubernetes user, else the machine's user name, client id, hostname.
--- NULL: nobody in the directory.
-CREATE OR REPLACE VIEW session_people AS
-SELECT s.session_id, coalesce(ku.person_id, cn.person_id, ci.person_id, ch.person_id) AS person_id
+-- The person each session belongs to, by the matching order of src/directory/mod.rs
+-- (IDENTITY_KINDS): Kubernetes user, else the machine's user name, client id, hostname; NULL:
+-- nobody in the directory. Only sessions that started at or after `since` (NULL: all), so a
+-- recent window matches only its own sessions.
+CREATE OR REPLACE MACRO session_people_since(since) AS TABLE
+SELECT s.session_id, s.kind, s.start_at,
+    coalesce(ku.person_id, cn.person_id, ci.person_id, ch.person_id) AS person_id
 FROM session_state s
 LEFT JOIN directory_identities_current ku ON ku.kind = 'kubernetes_user' AND ku.value = s.client_user
 LEFT JOIN directory_identities_current cn ON cn.kind = 'client_name' AND cn.value = s.client_name
 LEFT JOIN directory_identities_current ci ON ci.kind = 'client_id' AND ci.value = s.client_id
-LEFT JOIN directory_identities_current ch ON ch.kind = 'client_hostname' AND ch.value = s.client_hostname;
+LEFT JOIN directory_identities_current ch ON ch.kind = 'client_hostname' AND ch.value = s.client_hostname
+WHERE since IS NULL OR s.start_at >= since;
+-- Every session's person.
+CREATE OR REPLACE VIEW session_people AS
+SELECT session_id, person_id FROM session_people_since(NULL);
 -- Each session with its person's name and team, for SQL users (`NULL`s: nobody in the directory).
 CREATE OR REPLACE VIEW session_teams AS
 SELECT sp.session_id, sp.person_id, d.name AS person_name, d.team
@@ -105,9 +111,12 @@ ORDER BY d.person_id;
 
 -- name: lookup
 -- Every identity in force with its person, name and team (reports label their rows with it).
-SELECT i.kind, i.value, d.person_id, d.name, d.team
+-- (Not through the `directory` view: its group lists are not needed here.)
+SELECT i.kind, i.value, p.person_id, p.name, t.team
 FROM directory_identities_current i
-JOIN directory d ON d.person_id = i.person_id;
+JOIN directory_people p ON p.person_id = i.person_id
+    AND p.snapshot = (SELECT snapshot FROM directory_current)
+LEFT JOIN directory_person_teams t ON t.person_id = p.person_id;
 
 -- name: group
 -- One group of the directory in force: its type and name; no row when there is none.

@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use duckdb::{Connection, OptionalExt};
 use serde::Serialize;
@@ -33,16 +34,32 @@ pub enum ScopeError {
     Db(#[from] duckdb::Error),
 }
 
-/// The group a report is narrowed to; `None` is everyone (and every identity).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// The group a report is narrowed to (`None` is everyone, and every identity), and the labels
+/// to put on its rows when the caller has them at hand (else the report loads them).
+#[derive(Debug, Clone, Default)]
 pub struct Scope {
     pub group: Option<GroupRef>,
+    pub labels: Option<Arc<Lookup>>,
 }
 
 impl Scope {
     /// Everyone.
     pub fn all() -> Scope {
-        Scope { group: None }
+        Scope::default()
+    }
+
+    /// With `labels` already loaded (see [`LabelCache`]).
+    pub fn with_labels(mut self, labels: Arc<Lookup>) -> Scope {
+        self.labels = Some(labels);
+        self
+    }
+
+    /// The labels: the ones handed in, else loaded from `conn`.
+    pub fn labels(&self, conn: &Connection) -> Result<Arc<Lookup>, duckdb::Error> {
+        match &self.labels {
+            Some(l) => Ok(l.clone()),
+            None => Lookup::load(conn).map(Arc::new),
+        }
     }
 
     /// The scope of `group` (`None` or empty: everyone); an unknown group is an error.
@@ -60,7 +77,10 @@ impl Scope {
             })
             .optional()?;
         match found {
-            Some(g) => Ok(Scope { group: Some(g) }),
+            Some(g) => Ok(Scope {
+                group: Some(g),
+                labels: None,
+            }),
             None => Err(ScopeError::UnknownGroup(id.to_string())),
         }
     }
@@ -123,6 +143,10 @@ pub struct Lookup {
 impl Lookup {
     pub fn load(conn: &Connection) -> Result<Lookup, duckdb::Error> {
         let mut lookup = Lookup::default();
+        // No directory (the usual case before adopting one): nothing to join.
+        if super::store::current_snapshot(conn)?.is_none() {
+            return Ok(lookup);
+        }
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut stmt = conn.prepare(DIRECTORY_SQL.get("lookup"))?;
         let mut rows = stmt.query([])?;
@@ -163,5 +187,29 @@ impl Lookup {
                 self.by_identity.get(&key)
             })
             .map(|&at| &self.people[at])
+    }
+}
+
+/// The labels of the directory in force, kept while its snapshot is the same: only an import
+/// changes them (a new snapshot), and loading them costs a few joins that a report after every
+/// commit would otherwise pay again.
+#[derive(Debug, Default)]
+pub struct LabelCache(Mutex<Option<(Option<i64>, Arc<Lookup>)>>);
+
+impl LabelCache {
+    /// The labels of the snapshot in force on `conn`.
+    pub fn get(&self, conn: &Connection) -> Result<Arc<Lookup>, duckdb::Error> {
+        let snapshot = super::store::current_snapshot(conn)?;
+        if let Ok(guard) = self.0.lock()
+            && let Some((s, l)) = guard.as_ref()
+            && *s == snapshot
+        {
+            return Ok(l.clone());
+        }
+        let fresh = Arc::new(Lookup::load(conn)?);
+        if let Ok(mut guard) = self.0.lock() {
+            *guard = Some((snapshot, fresh.clone()));
+        }
+        Ok(fresh)
     }
 }
