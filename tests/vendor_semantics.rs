@@ -319,6 +319,7 @@ fn cloud_session_rows_page_oldest_first_and_reconcile_with_the_report() {
                 limit: Some(3),
                 ..Default::default()
             },
+            None,
         )
         .unwrap()
     };
@@ -367,6 +368,6 @@ fn cloud_session_rows_page_oldest_first_and_reconcile_with_the_report() {
             ..Default::default()
         },
     ] {
-        assert!(usage_sessions(store.connection(), &bad).is_err());
+        assert!(usage_sessions(store.connection(), &bad, None).is_err());
     }
 }
