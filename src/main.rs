@@ -53,7 +53,9 @@ enum Command {
     /// Jira integration: the outbox, the REST sink's check against Jira, and a backfill.
     #[command(subcommand)]
     Jira(JiraCommand),
-    /// The directory of engineers and groups: import a CSV or JSON file, show the tree.
+    /// The directory of engineers and groups that team reports, the Adoption view and
+    /// `group=` use: import a CSV or JSON file, show the tree (see docs/adoption.md; `serve`
+    /// can also watch a file: [directory] file).
     #[command(subcommand)]
     Directory(DirectoryCommand),
 }
