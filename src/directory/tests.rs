@@ -189,3 +189,19 @@ fn a_bad_kind_and_an_empty_id_are_named() {
     let p = problems("id,name\n,Nobody\n");
     assert_eq!((p[0].row, p[0].column.as_str()), (2, "id"));
 }
+
+#[test]
+fn the_documented_example_directory_reads_cleanly() {
+    let dir = parse(include_bytes!("../../docs/people.example.csv"), Format::Csv)
+        .expect("docs/people.example.csv has no problems");
+    assert_eq!((dir.people.len(), dir.groups.len()), (5, 6));
+    let bob = dir.people.iter().find(|p| p.id == "bob").unwrap();
+    assert_eq!(
+        bob.identities,
+        vec![
+            ("client_name".to_string(), "bob".to_string()),
+            ("client_hostname".to_string(), "bob-laptop".to_string()),
+            ("client_hostname".to_string(), "bob-desktop".to_string()),
+        ]
+    );
+}
