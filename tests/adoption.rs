@@ -9,7 +9,7 @@
 //!
 //! | person   | groups   | matched by                  | exec sessions (10:00 UTC, 1 h)                      |
 //! |----------|----------|-----------------------------|-----------------------------------------------------|
-//! | Ada Ng   | pay      | k8s user ada@corp           | Mar 2, 3, 10, 17, 24 (api); Mar 31, Apr 1 (web)     |
+//! | Ada Ng   | pay      | k8s user ada@corp           | Mar 2, 3, 10, 17, 24 (api); Mar 31, Apr 1 (web); Mar 2 12:00 (a Copy Target pod, never a service) |
 //! | Bob Li   | pay      | client name bob (k8s user shared@corp is nobody's) | Mar 4, 11, 12, 12 14:00 (ledger) |
 //! | Cy Park  | web, sre | k8s user cy@corp            | Feb 20 (api), Mar 30 (checkout)                     |
 //! | Dee Ray  | web      | k8s user dee@corp           | none                                                |
@@ -90,6 +90,13 @@ fn sessions() -> Vec<Spec> {
     ] {
         s.push(("ada@corp", "ada", "ada-mbp", target, at(m, d, 10)));
     }
+    s.push((
+        "ada@corp",
+        "ada",
+        "ada-mbp",
+        "mirrord-copy-7f3a",
+        at(3, 2, 12),
+    ));
     for (d, h) in [(4, 10), (11, 10), (12, 10), (12, 14)] {
         s.push(("shared@corp", "bob", "bob-pc", "ledger", at(3, d, h)));
     }
@@ -297,8 +304,8 @@ fn adoption_report_by_group_worked_by_hand() {
     assert_eq!(names(&all["champions"], "personId"), ["ada"]);
     assert_eq!(all["champions"][0]["activeDays"], 7);
 
-    // Services per team, from sessions in the range: Payments' are Ada's and Bob's; Cy's
-    // checkout counts for both of his teams.
+    // Services per team, from sessions in the range: Payments' are Ada's and Bob's (not Ada's
+    // Copy Target pod); Cy's checkout counts for both of his teams.
     assert_eq!(
         all["servicesPerTeam"],
         json!([
@@ -358,11 +365,11 @@ fn reports_scoped_to_a_group_and_labelled_with_teams() {
     let dir = tempfile::tempdir().unwrap();
     let server = server(dir.path(), &[]);
 
-    // Payments' sessions in the range: Ada's 7 and Bob's 4 (under shared@corp).
+    // Payments' sessions in the range: Ada's 8 and Bob's 4 (under shared@corp).
     let pay = server.get_json(&format!(
         "/api/v1/reports/usage?{RANGE}&primary_key=username&group=pay"
     ));
-    assert_eq!(pay["periodMetrics"]["sessionCount"], 11);
+    assert_eq!(pay["periodMetrics"]["sessionCount"], 12);
     assert_eq!(pay["scope"]["group"]["id"], "pay");
     let rows: Vec<(String, i64, Value, Value)> = pay["userMetrics"]
         .as_array()
@@ -380,7 +387,7 @@ fn reports_scoped_to_a_group_and_labelled_with_teams() {
     assert_eq!(
         rows,
         [
-            ("ada@corp".into(), 7, json!("Ada Ng"), json!("Payments")),
+            ("ada@corp".into(), 8, json!("Ada Ng"), json!("Payments")),
             ("shared@corp".into(), 4, json!("Bob Li"), json!("Payments")),
         ]
     );
@@ -396,7 +403,7 @@ fn reports_scoped_to_a_group_and_labelled_with_teams() {
         .expect("zed@corp is listed");
     assert_eq!(zed["totalSessionCount"], 2);
     assert!(zed["personId"].is_null() && zed["team"].is_null());
-    assert_eq!(everyone["periodMetrics"]["sessionCount"], 7 + 4 + 1 + 2);
+    assert_eq!(everyone["periodMetrics"]["sessionCount"], 8 + 4 + 1 + 2);
     // All time, scoped: SRE is Cy (2 sessions) and Eve (1).
     let sre = server.get_json("/api/v1/reports/usage?group=sre");
     assert_eq!(sre["allTimeMetrics"]["totalSessionCount"], 3);
@@ -408,7 +415,7 @@ fn reports_scoped_to_a_group_and_labelled_with_teams() {
         .unwrap();
     assert_eq!(cy["team"], "SRE, Web", "both of Cy's teams");
 
-    // Trends by week for Engineering (Ada, Bob, Cy, Dee): sessions W1 3 (Ada 2, Bob 1), W2 4
+    // Trends by week for Engineering (Ada, Bob, Cy, Dee): sessions W1 4 (Ada 3, Bob 1), W2 4
     // (Ada 1, Bob 3), W3 1, W4 1, W5 3 (Ada 2, Cy 1); the week of Mar 30 runs into April.
     let t = server.get_json(
         "/api/v1/reports/usage/trends?start=2026-03-02&end=2026-04-05&interval=week&dense=true&group=eng",
@@ -428,7 +435,7 @@ fn reports_scoped_to_a_group_and_labelled_with_teams() {
     assert_eq!(
         weekly,
         [
-            ("2026-03-02".to_string(), 3),
+            ("2026-03-02".to_string(), 4),
             ("2026-03-09".to_string(), 4),
             ("2026-03-16".to_string(), 1),
             ("2026-03-23".to_string(), 1),
@@ -456,7 +463,7 @@ fn reports_scoped_to_a_group_and_labelled_with_teams() {
     assert_eq!(status, 200, "{teams}");
     assert_eq!(
         teams["rows"],
-        json!([["Payments", 11], ["SRE", 1], ["SRE, Web", 2], [null, 2]])
+        json!([["Payments", 12], ["SRE", 1], ["SRE, Web", 2], [null, 2]])
     );
 
     // The sessions list: SRE's three, labelled; QA has none.
@@ -520,7 +527,7 @@ fn reports_scoped_to_a_group_and_labelled_with_teams() {
         );
     }
     let rows = |name: &str| listed.iter().find(|(n, _)| n == name).unwrap().1;
-    assert_eq!(rows("sessions.csv"), 11);
+    assert_eq!(rows("sessions.csv"), 12);
     assert_eq!(rows("users.csv"), 2);
     assert_eq!(rows("services.csv"), 3, "api, ledger, web");
     assert_eq!(rows("directory.csv"), 7);
@@ -674,5 +681,5 @@ fn display_rewrite_changes_what_is_shown_not_what_is_stored() {
     let page = server.get_json("/api/v1/sessions?user=ada@corp&limit=1");
     assert_eq!(page["sessions"][0]["user"], "corp/ada");
     let (_, stored) = server.sql("select count(*) from sessions where client_user = 'ada@corp'");
-    assert_eq!(stored["rows"][0][0], 7, "what is stored is untouched");
+    assert_eq!(stored["rows"][0][0], 8, "what is stored is untouched");
 }

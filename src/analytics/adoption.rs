@@ -285,7 +285,12 @@ pub fn report(
             }
         })
         .collect();
-    let by_week = active_by_bucket(conn, q.from, "week")?;
+    // Weekly intervals are the heatmap's weeks: counted once.
+    let by_week = if q.interval == Interval::Week {
+        overall
+    } else {
+        active_by_bucket(conn, q.from, "week")?
+    };
     let heatmap = Heatmap {
         weeks: weeks.iter().map(|b| b.label.to_string()).collect(),
         groups: heatmap_rows(conn, group)?

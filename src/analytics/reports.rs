@@ -304,25 +304,32 @@ pub fn usage_in(
         key: key.as_str(),
         scope,
     };
-    // Two halves on two connections at once (a report's sections are independent reads, and
-    // each is too small for DuckDB to spread over the cores on its own).
-    let other = conn.try_clone()?;
+    // The target sections, with the directory's labels loaded beside them.
+    let second_half = |c: &Connection| {
+        let targets = usage_targets(c, &sections)?;
+        let snapshot = crate::directory::store::current_snapshot(c)?;
+        Ok::<_, StoreError>((targets, scope.labels(c)?, snapshot))
+    };
     scope.install(conn)?;
-    scope.install(&other)?;
-    let (first, second) = std::thread::scope(|threads| {
-        let sections = &sections;
-        let second = threads.spawn(move || {
-            // The directory's labels load beside the target sections, off the users' path.
-            let targets = usage_targets(&other, sections)?;
-            let snapshot = crate::directory::store::current_snapshot(&other)?;
-            Ok::<_, StoreError>((targets, scope.labels(&other)?, snapshot))
-        });
-        let first = usage_totals(conn, sections, period, key);
-        let second = second
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (first, second)
-    });
+    let (first, second) = if scope.is_scoped() {
+        // One connection: the scope's sessions are materialized once, on it.
+        (
+            usage_totals(conn, &sections, period, key),
+            second_half(conn),
+        )
+    } else {
+        // Two halves on two connections at once (a report's sections are independent reads,
+        // and each is too small for DuckDB to spread over the cores on its own).
+        let other = conn.try_clone()?;
+        std::thread::scope(|threads| {
+            let second = threads.spawn(move || second_half(&other));
+            let first = usage_totals(conn, &sections, period, key);
+            let second = second
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (first, second)
+        })
+    };
     let (pm, all, version, last_event, ci, mut users) = first?;
     let ((targets, mut user_targets, namespaces, jira), lookup, snapshot) = second?;
     let machine = key == PrimaryKey::MachineId;

@@ -58,7 +58,7 @@ WHERE snapshot = (SELECT snapshot FROM directory_current);
 -- nobody in the directory. Only sessions that started at or after `since` (NULL: all), so a
 -- recent window matches only its own sessions.
 CREATE OR REPLACE MACRO session_people_since(since) AS TABLE
-SELECT s.session_id, s.kind, s.start_at,
+SELECT s.session_id, s.kind, s.start_at, s.target_namespace, s.target_type, s.target_name,
     coalesce(ku.person_id, cn.person_id, ci.person_id, ch.person_id) AS person_id
 FROM session_state s
 LEFT JOIN directory_identities_current ku ON ku.kind = 'kubernetes_user' AND ku.value = s.client_user
@@ -133,10 +133,12 @@ WHERE a.group_id = $1
 ORDER BY a.depth DESC;
 
 -- name: scope_table
--- The report scope on this connection: the sessions of group $1's people.
+-- The report scope on this connection: the sessions of group $1's people (a temp view of the
+-- same name from an older build would block the table).
 CREATE OR REPLACE TEMP TABLE scope_sessions AS SELECT session_id FROM group_sessions($1);
 
 -- name: scope_view
--- The sessions view narrowed to the scope; scoped reports read it for `sessions`.
-CREATE OR REPLACE TEMP VIEW scoped_sessions AS
+-- The scope's rows of the sessions view, materialized once per request: scoped reports read
+-- it for `sessions` in every section, each then a scan of the group's sessions only.
+CREATE OR REPLACE TEMP TABLE scoped_sessions AS
 SELECT * FROM sessions WHERE session_id IN (SELECT session_id FROM scope_sessions);

@@ -11,13 +11,14 @@ WHERE $1::VARCHAR IS NULL
    OR d.person_id IN (SELECT person_id FROM directory_group_people WHERE group_id = $1::VARCHAR);
 
 -- name: sessions
--- Their exec sessions that started before the end of the range ($1).
+-- Their exec sessions that started before the end of the range ($1), with the service; Copy
+-- Target's own pods are never services (`is_copy_pod`).
 CREATE OR REPLACE TEMP TABLE adoption_sessions AS
-SELECT sp.person_id, s.started_at, s.target_namespace, s.target_type, s.target_name
-FROM sessions s
-JOIN session_people sp ON sp.session_id = s.session_id
-WHERE s.kind = 'exec' AND s.started_at < $1::TIMESTAMP
-  AND sp.person_id IN (SELECT person_id FROM adoption_people);
+SELECT person_id, start_at AS started_at, target_namespace, target_type,
+    CASE WHEN NOT is_copy_pod(target_name) THEN target_name END AS target_name
+FROM session_people_since(NULL)
+WHERE kind = 'exec' AND start_at < $1::TIMESTAMP
+  AND person_id IN (SELECT person_id FROM adoption_people);
 
 -- name: facts
 -- Per person in scope: ever started (before the range's end), last session, sessions and
