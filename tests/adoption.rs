@@ -683,3 +683,59 @@ fn display_rewrite_changes_what_is_shown_not_what_is_stored() {
     let (_, stored) = server.sql("select count(*) from sessions where client_user = 'ada@corp'");
     assert_eq!(stored["rows"][0][0], 8, "what is stored is untouched");
 }
+
+/// One session at 23:30 UTC on Sunday 2026-03-29, which is 01:30 on Monday 2026-03-30 in
+/// Berlin (summer time began that night): a week from Monday puts it in the week of Mar 23 in
+/// UTC and in the week of Mar 30 in Berlin; a day, on Mar 29 and Mar 30.
+#[test]
+fn intervals_begin_at_midnight_in_the_configured_time_zone() {
+    let late: Vec<Spec> = vec![(
+        "zed@corp",
+        "zed",
+        "zed-box",
+        "zedsvc",
+        Utc.from_utc_datetime(
+            &NaiveDate::from_ymd_opt(2026, 3, 29)
+                .unwrap()
+                .and_hms_opt(23, 30, 0)
+                .unwrap(),
+        ),
+    )];
+    let counts = |zone: &str, interval: &str| -> Vec<(String, i64)> {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db.duckdb");
+        {
+            let mut store = mirrord_usage::database::open(db.to_str().unwrap()).unwrap();
+            store.append(&events(&late), &[], &[]).unwrap();
+        }
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, format!("[reports]\ntime_zone = \"{zone}\"\n")).unwrap();
+        let server = Server::with_config(&db, &config);
+        let t = server.get_json(&format!(
+            "/api/v1/reports/usage/trends?start=2026-03-23&end=2026-04-05&interval={interval}&dense=true"
+        ));
+        assert_eq!(t["timeZone"], zone);
+        t["dailySessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["count"].as_i64().unwrap() > 0)
+            .map(|d| {
+                (
+                    d["date"].as_str().unwrap().to_string(),
+                    d["count"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(counts("UTC", "week"), [("2026-03-23".to_string(), 1)]);
+    assert_eq!(
+        counts("Europe/Berlin", "week"),
+        [("2026-03-30".to_string(), 1)]
+    );
+    assert_eq!(counts("UTC", "day"), [("2026-03-29".to_string(), 1)]);
+    assert_eq!(
+        counts("Europe/Berlin", "day"),
+        [("2026-03-30".to_string(), 1)]
+    );
+}
