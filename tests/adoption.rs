@@ -739,3 +739,70 @@ fn intervals_begin_at_midnight_in_the_configured_time_zone() {
         [("2026-03-30".to_string(), 1)]
     );
 }
+
+/// A range that ended before a reorganisation reads the directory in force then: Ada moves
+/// from Payments to Web in the second import. Up to a moment between the two imports, she is
+/// on Payments (snapshot 1); for an open range, on Web (snapshot 2).
+#[test]
+fn a_past_range_reads_the_directory_in_force_at_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path(), &[]);
+    let first = server.get_json("/api/v1/directory")["snapshot"]["importedAt"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The first import's time, to the second, plus one: after it, and before the second,
+    // which comes two seconds later.
+    let between = (DateTime::parse_from_rfc3339(&first).unwrap() + Duration::seconds(1))
+        .to_utc()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let moved = DIRECTORY.replace(
+        "person,ada,Ada Ng,ada@example.com,ada@corp,,,pay,,",
+        "person,ada,Ada Ng,ada@example.com,ada@corp,,,web,,",
+    );
+    let resp = Server::client()
+        .post(server.url("/api/v1/directory"))
+        .header("x-license-key", ADMIN_KEY)
+        .header("content-type", "text/csv")
+        .body(moved)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+
+    let report = |query: &str| {
+        server.get_json(&format!(
+            "/api/v1/reports/usage?from=2026-03-01{query}&primary_key=username"
+        ))
+    };
+    let ada_team = |r: &Value| {
+        r["userMetrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["identifier"] == "ada@corp")
+            .map(|u| u["team"].clone())
+    };
+    let then = report(&format!("&to={between}"));
+    assert_eq!(then["scope"]["snapshot"], 1, "{between}");
+    assert_eq!(ada_team(&then), Some(json!("Payments")));
+    let now = report("");
+    assert_eq!(now["scope"]["snapshot"], 2);
+    assert_eq!(ada_team(&now), Some(json!("Web")));
+    // Scoped to Payments: Ada's 8 sessions and Bob's 4 then, only Bob's now.
+    assert_eq!(
+        report(&format!("&to={between}&group=pay"))["periodMetrics"]["sessionCount"],
+        12
+    );
+    assert_eq!(report("&group=pay")["periodMetrics"]["sessionCount"], 4);
+    // The Adoption report too: Payments had Ada and Bob, now only Bob.
+    let adoption_then = server.get_json(&format!(
+        "/api/v1/reports/adoption?from=2026-03-02&to={between}&group=pay"
+    ));
+    assert_eq!(adoption_then["snapshot"]["snapshot"], 1);
+    assert_eq!(adoption_then["counts"]["engineers"], 2);
+    let adoption_now = server.get_json("/api/v1/reports/adoption?from=2026-03-02&group=pay");
+    assert_eq!(adoption_now["snapshot"]["snapshot"], 2);
+    assert_eq!(adoption_now["counts"]["engineers"], 1);
+}

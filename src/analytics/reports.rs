@@ -321,6 +321,7 @@ pub fn usage_in(
         // Two halves on two connections at once (a report's sections are independent reads,
         // and each is too small for DuckDB to spread over the cores on its own).
         let other = conn.try_clone()?;
+        scope.install(&other)?;
         std::thread::scope(|threads| {
             let second = threads.spawn(move || second_half(&other));
             let first = usage_totals(conn, &sections, period, key);

@@ -224,13 +224,15 @@ impl From<ScopeError> for ListError {
     }
 }
 
-/// The listing's scope, installed on `conn`, with `labels` when the caller has them.
+/// The listing's scope as the directory stood at `to`, installed on `conn`, with `labels` when
+/// the caller has them (used when they are of that snapshot).
 fn scope_on(
     conn: &Connection,
     group: Option<&str>,
+    to: Option<chrono::NaiveDateTime>,
     labels: Option<Arc<Lookup>>,
 ) -> Result<Scope, ListError> {
-    let mut scope = Scope::resolve(conn, group)?;
+    let mut scope = Scope::resolve_at(conn, group, to)?;
     scope.labels = labels;
     scope.install(conn)?;
     Ok(scope)
@@ -284,7 +286,7 @@ pub fn list(
         &cur_id,
         &limit_plus,
     ];
-    let scope = scope_on(conn, q.group.as_deref(), labels)?;
+    let scope = scope_on(conn, q.group.as_deref(), to, labels)?;
     let lookup = scope.labels(conn)?;
     let mut stmt = conn.prepare(&scope.sql(include_str!("sql/list_sessions.sql")))?;
     let mut rows: Vec<(i64, SessionRow, Option<String>)> = stmt
@@ -446,7 +448,7 @@ pub fn usage_sessions(
             .map_err(|e| ListError::BadRequest(e.to_string()))?;
     let limit = limit as i64;
     let params: [&dyn ToSql; 5] = [&cur_t, &cur_id, &limit, &from, &to];
-    let scope = scope_on(conn, q.group.as_deref(), labels)?;
+    let scope = scope_on(conn, q.group.as_deref(), to, labels)?;
     let lookup = scope.labels(conn)?;
     let mut stmt = conn.prepare(&scope.sql(include_str!("sql/usage_sessions.sql")))?;
     let rows: Vec<(i64, UsageSessionRow)> = stmt

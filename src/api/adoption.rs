@@ -74,7 +74,7 @@ pub async fn adoption(
     let group = p.group.clone();
     let report = state
         .read(move |c| {
-            let scope = Scope::resolve(c, group.as_deref())?;
+            let scope = Scope::resolve_at(c, group.as_deref(), Some(q.to))?;
             Ok(adoption::report(c, &scope, &q)?)
         })
         .await?;

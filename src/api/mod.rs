@@ -79,14 +79,15 @@ impl AppState {
         Ok(())
     }
 
-    /// The scope of `group` with the cached row labels, resolved on `conn` (inside
-    /// [`Self::read`]).
+    /// The scope of `group` as the directory stood at `at` (a range's end; `None`: the newest
+    /// snapshot), with the cached row labels, resolved on `conn` (inside [`Self::read`]).
     pub fn scope(
         labels: &crate::directory::scope::LabelCache,
         conn: &Connection,
         group: Option<&str>,
+        at: Option<chrono::NaiveDateTime>,
     ) -> Result<crate::directory::scope::Scope, ApiError> {
-        let scope = crate::directory::scope::Scope::resolve(conn, group)?;
+        let scope = crate::directory::scope::Scope::resolve_at(conn, group, at)?;
         Ok(scope.with_labels(labels.get(conn)?))
     }
 

@@ -44,7 +44,7 @@ pub async fn usage(
     let labels = state.labels.clone();
     let report = state
         .read(move |c| {
-            let scope = AppState::scope(&labels, c, group.as_deref())?;
+            let scope = AppState::scope(&labels, c, group.as_deref(), p.to)?;
             let mut report = reports::usage_in(c, p, key, &settings, &scope)?;
             display.usage(&mut report);
             Ok(report)
@@ -145,7 +145,9 @@ pub async fn trends(
     let group = q.group.clone();
     let t = state
         .read(move |c| {
-            let scope = Scope::resolve(c, group.as_deref())?;
+            // The directory as it stood at the range's end (tomorrow for one ending today).
+            let end = (to + Duration::days(1)).and_hms_opt(0, 0, 0);
+            let scope = Scope::resolve_at(c, group.as_deref(), end)?;
             Ok(reports::trends_in(c, from, to, dense, cut, &scope)?)
         })
         .await?;
@@ -167,7 +169,7 @@ pub async fn export_zip(
     let labels = state.labels.clone();
     let bytes = state
         .read(move |c| {
-            let scope = AppState::scope(&labels, c, group.as_deref())?;
+            let scope = AppState::scope(&labels, c, group.as_deref(), p.to)?;
             let now = Utc::now();
             let req = export::ExportRequest {
                 period: p,
@@ -220,7 +222,7 @@ pub async fn jira_all(
     let group = q.group.clone();
     let issues = state
         .read(move |c| {
-            let scope = Scope::resolve(c, group.as_deref())?;
+            let scope = Scope::resolve_at(c, group.as_deref(), p.to)?;
             scope.install(c)?;
             Ok(reports::jira_in(c, p, None, &scope)?)
         })
@@ -240,7 +242,7 @@ pub async fn jira_one(
     let group = q.group.clone();
     let mut issues = state
         .read(move |c| {
-            let scope = Scope::resolve(c, group.as_deref())?;
+            let scope = Scope::resolve_at(c, group.as_deref(), p.to)?;
             scope.install(c)?;
             Ok(reports::jira_in(c, p, Some(&k), &scope)?)
         })

@@ -1,10 +1,12 @@
 -- The directory's statements (src/directory/store.rs). Every snapshot's rows stay; the views
--- read the newest (`directory_current`), and a report says which snapshot it used.
+-- read the one in force (`directory_current`), and a report says which snapshot it used.
 
 -- name: views
--- The directory in force, for reports and for SQL users.
+-- The directory in force, for reports and for SQL users: the newest snapshot, unless this
+-- connection pinned another (`pin`: a report over a past range reads the membership of then).
 CREATE OR REPLACE VIEW directory_current AS
-SELECT max(snapshot) AS snapshot FROM directory_snapshots;
+SELECT coalesce(getvariable('directory_snapshot')::INTEGER,
+                (SELECT max(snapshot) FROM directory_snapshots)) AS snapshot;
 -- Each person's team: the names of their direct groups of the team type ({{directory_team_type}},
 -- `[directory] team_type`), joined with ', '; when they are in none of that type, the names of
 -- all their direct groups. People in no group have no row.
@@ -142,3 +144,13 @@ CREATE OR REPLACE TEMP TABLE scope_sessions AS SELECT session_id FROM group_sess
 -- it for `sessions` in every section, each then a scan of the group's sessions only.
 CREATE OR REPLACE TEMP TABLE scoped_sessions AS
 SELECT * FROM sessions WHERE session_id IN (SELECT session_id FROM scope_sessions);
+
+-- name: snapshot_at
+-- The snapshot in force at $1: the newest imported by then; the first one when $1 is before
+-- every import (the nearest membership there is); NULL without a directory.
+SELECT coalesce((SELECT max(snapshot) FROM directory_snapshots WHERE imported_at <= $1),
+                (SELECT min(snapshot) FROM directory_snapshots));
+
+-- name: pin
+-- Makes snapshot $1 the one in force for this connection's queries.
+SET VARIABLE directory_snapshot = $1;

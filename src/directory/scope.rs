@@ -40,6 +40,9 @@ pub enum ScopeError {
 pub struct Scope {
     pub group: Option<GroupRef>,
     pub labels: Option<Arc<Lookup>>,
+    /// The directory snapshot the report reads, when not the newest: a range that ended in
+    /// the past reads the membership in force then.
+    pub pinned: Option<i64>,
 }
 
 impl Scope {
@@ -54,12 +57,33 @@ impl Scope {
         self
     }
 
-    /// The labels: the ones handed in, else loaded from `conn`.
+    /// The labels: the ones handed in when they are of the snapshot `conn` reads, else
+    /// loaded from `conn`.
     pub fn labels(&self, conn: &Connection) -> Result<Arc<Lookup>, duckdb::Error> {
+        let snapshot = super::store::current_snapshot(conn)?;
         match &self.labels {
-            Some(l) => Ok(l.clone()),
-            None => Lookup::load(conn).map(Arc::new),
+            Some(l) if l.snapshot == snapshot => Ok(l.clone()),
+            _ => Lookup::load(conn).map(Arc::new),
         }
+    }
+
+    /// The scope of `group` as the directory stood at `at` (the end of the report's range;
+    /// `None`: open, the newest snapshot). Pins that snapshot on `conn`.
+    pub fn resolve_at(
+        conn: &Connection,
+        group: Option<&str>,
+        at: Option<chrono::NaiveDateTime>,
+    ) -> Result<Scope, ScopeError> {
+        let pinned = match at {
+            Some(at) => super::store::snapshot_at(conn, at)?,
+            None => None,
+        };
+        if let Some(s) = pinned {
+            super::store::pin(conn, s)?;
+        }
+        let mut scope = Scope::resolve(conn, group)?;
+        scope.pinned = pinned;
+        Ok(scope)
     }
 
     /// The scope of `group` (`None` or empty: everyone); an unknown group is an error.
@@ -80,6 +104,7 @@ impl Scope {
             Some(g) => Ok(Scope {
                 group: Some(g),
                 labels: None,
+                pinned: None,
             }),
             None => Err(ScopeError::UnknownGroup(id.to_string())),
         }
@@ -89,9 +114,12 @@ impl Scope {
         self.group.is_some()
     }
 
-    /// Makes the scope's sessions readable on `conn` (a no-op for everyone). Each connection a
-    /// scoped report reads from needs it once.
+    /// Makes the scope readable on `conn`: its snapshot pinned, its sessions materialized
+    /// (a no-op for everyone, now). Each connection a report reads from needs it once.
     pub fn install(&self, conn: &Connection) -> Result<(), duckdb::Error> {
+        if let Some(s) = self.pinned {
+            super::store::pin(conn, s)?;
+        }
         if let Some(g) = &self.group {
             conn.execute(DIRECTORY_SQL.get("scope_table"), [&g.id])?;
             conn.execute_batch(DIRECTORY_SQL.get("scope_view"))?;
@@ -136,15 +164,20 @@ pub struct PersonLabel {
 /// The identities in force, to label report rows with their person and team.
 #[derive(Debug, Clone, Default)]
 pub struct Lookup {
+    /// The snapshot the labels are of.
+    pub snapshot: Option<i64>,
     by_identity: HashMap<(String, String), usize>,
     people: Vec<PersonLabel>,
 }
 
 impl Lookup {
     pub fn load(conn: &Connection) -> Result<Lookup, duckdb::Error> {
-        let mut lookup = Lookup::default();
+        let mut lookup = Lookup {
+            snapshot: super::store::current_snapshot(conn)?,
+            ..Lookup::default()
+        };
         // No directory (the usual case before adopting one): nothing to join.
-        if super::store::current_snapshot(conn)?.is_none() {
+        if lookup.snapshot.is_none() {
             return Ok(lookup);
         }
         let mut index: HashMap<String, usize> = HashMap::new();

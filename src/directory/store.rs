@@ -25,6 +25,8 @@ pub const DIRECTORY_SQL: NamedSql = NamedSql::new(
         "group_path",
         "scope_table",
         "scope_view",
+        "snapshot_at",
+        "pin",
     ],
 );
 
@@ -138,6 +140,19 @@ pub struct Overview {
 fn ts(t: NaiveDateTime) -> String {
     t.and_utc()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The snapshot in force at `at` (the newest imported by then; the first one when `at` is
+/// before every import), or `None` without a directory.
+pub fn snapshot_at(conn: &Connection, at: NaiveDateTime) -> Result<Option<i64>, duckdb::Error> {
+    conn.query_row(DIRECTORY_SQL.get("snapshot_at"), [at], |r| r.get(0))
+}
+
+/// Makes `snapshot` the one in force for `conn`'s queries (views, scope, labels).
+pub fn pin(conn: &Connection, snapshot: i64) -> Result<(), duckdb::Error> {
+    conn.prepare_cached(DIRECTORY_SQL.get("pin"))?
+        .execute([snapshot])?;
+    Ok(())
 }
 
 /// The number of the snapshot in force (`None` before the first import).
