@@ -85,14 +85,15 @@ pub async fn docs_index() -> Response {
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
 }
 
-/// `GET /docs/<guide>.md`: one guide, as Markdown text.
+/// `GET /docs/<guide>.md`: one guide, as Markdown text (or an example file, as what it is).
 pub async fn doc(Path(path): Path<String>) -> Response {
+    let mime = if path.ends_with(".csv") {
+        "text/csv; charset=utf-8"
+    } else {
+        "text/markdown; charset=utf-8"
+    };
     match Docs::get(&path) {
-        Some(file) => (
-            [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
-            file.data.into_owned(),
-        )
-            .into_response(),
+        Some(file) => ([(header::CONTENT_TYPE, mime)], file.data.into_owned()).into_response(),
         None => (StatusCode::NOT_FOUND, "no such guide; see /docs/").into_response(),
     }
 }
