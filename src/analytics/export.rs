@@ -383,7 +383,7 @@ pub fn archive(conn: &Connection, req: &ExportRequest<'_>) -> Result<Vec<u8>, Ex
 }
 
 /// Dense daily trends of the range: from its first day (or the first session's) to its last
-/// (or today), at most ten years.
+/// (or today), at most ten years. The scope is already installed (by the usage report).
 fn trends(conn: &Connection, req: &ExportRequest<'_>) -> Result<reports::Trends, ExportError> {
     let to = req
         .period

@@ -667,8 +667,9 @@ pub struct TrendCut {
     pub zone: chrono_tz::Tz,
 }
 
-/// [`trends`] narrowed to `scope` and, with `cut`, by interval in a time zone (each entry's
-/// date is its interval's first day); without, UTC days as the vendor's.
+/// [`trends`] narrowed to `scope` (installed on `conn` by the caller) and, with `cut`, by
+/// interval in a time zone (each entry's date is its interval's first day); without, UTC days
+/// as the vendor's.
 pub fn trends_in(
     conn: &Connection,
     from: NaiveDate,
@@ -687,7 +688,6 @@ pub fn trends_in(
         daily_ci_sessions: Vec::new(),
         user_adoption: Vec::new(),
     };
-    scope.install(conn)?;
     let map = |r: &Row<'_>| {
         Ok((
             r.get::<_, String>(0)?,

@@ -148,6 +148,7 @@ pub async fn trends(
             // The directory as it stood at the range's end (tomorrow for one ending today).
             let end = (to + Duration::days(1)).and_hms_opt(0, 0, 0);
             let scope = Scope::resolve_at(c, group.as_deref(), end)?;
+            scope.install(c)?;
             Ok(reports::trends_in(c, from, to, dense, cut, &scope)?)
         })
         .await?;

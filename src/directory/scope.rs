@@ -60,11 +60,7 @@ impl Scope {
     /// The labels: the ones handed in when they are of the snapshot `conn` reads, else
     /// loaded from `conn`.
     pub fn labels(&self, conn: &Connection) -> Result<Arc<Lookup>, duckdb::Error> {
-        let snapshot = super::store::current_snapshot(conn)?;
-        match &self.labels {
-            Some(l) if l.snapshot == snapshot => Ok(l.clone()),
-            _ => Lookup::load(conn).map(Arc::new),
-        }
+        Lookup::current(conn, self.labels.as_ref())
     }
 
     /// The scope of `group` as the directory stood at `at` (the end of the report's range;
@@ -171,9 +167,22 @@ pub struct Lookup {
 }
 
 impl Lookup {
-    pub fn load(conn: &Connection) -> Result<Lookup, duckdb::Error> {
+    /// `cached` when it is of the snapshot `conn` reads, else that snapshot's, loaded.
+    pub fn current(
+        conn: &Connection,
+        cached: Option<&Arc<Lookup>>,
+    ) -> Result<Arc<Lookup>, duckdb::Error> {
+        let snapshot = super::store::current_snapshot(conn)?;
+        match cached {
+            Some(l) if l.snapshot == snapshot => Ok(l.clone()),
+            _ => Lookup::load_of(conn, snapshot).map(Arc::new),
+        }
+    }
+
+    /// The labels of `snapshot`, the one `conn` reads.
+    fn load_of(conn: &Connection, snapshot: Option<i64>) -> Result<Lookup, duckdb::Error> {
         let mut lookup = Lookup {
-            snapshot: super::store::current_snapshot(conn)?,
+            snapshot,
             ..Lookup::default()
         };
         // No directory (the usual case before adopting one): nothing to join.
@@ -227,22 +236,18 @@ impl Lookup {
 /// changes them (a new snapshot), and loading them costs a few joins that a report after every
 /// commit would otherwise pay again.
 #[derive(Debug, Default)]
-pub struct LabelCache(Mutex<Option<(Option<i64>, Arc<Lookup>)>>);
+pub struct LabelCache(Mutex<Option<Arc<Lookup>>>);
 
 impl LabelCache {
     /// The labels of the snapshot in force on `conn`.
     pub fn get(&self, conn: &Connection) -> Result<Arc<Lookup>, duckdb::Error> {
-        let snapshot = super::store::current_snapshot(conn)?;
-        if let Ok(guard) = self.0.lock()
-            && let Some((s, l)) = guard.as_ref()
-            && *s == snapshot
+        let cached = self.0.lock().ok().and_then(|g| g.clone());
+        let labels = Lookup::current(conn, cached.as_ref())?;
+        if !cached.is_some_and(|c| Arc::ptr_eq(&c, &labels))
+            && let Ok(mut guard) = self.0.lock()
         {
-            return Ok(l.clone());
+            *guard = Some(labels.clone());
         }
-        let fresh = Arc::new(Lookup::load(conn)?);
-        if let Ok(mut guard) = self.0.lock() {
-            *guard = Some((snapshot, fresh.clone()));
-        }
-        Ok(fresh)
+        Ok(labels)
     }
 }
