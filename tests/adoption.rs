@@ -806,3 +806,47 @@ fn a_past_range_reads_the_directory_in_force_at_its_end() {
     assert_eq!(adoption_now["snapshot"]["snapshot"], 2);
     assert_eq!(adoption_now["counts"]["engineers"], 1);
 }
+
+/// `[directory] team_type` chooses which of a person's direct groups is their team: Ada is a
+/// direct member of both Payments (a team) and Engineering (a department).
+#[test]
+fn the_team_type_chooses_which_direct_group_is_the_team() {
+    let team_of_ada = |team_type: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db.duckdb");
+        {
+            let mut store = mirrord_usage::database::open(db.to_str().unwrap()).unwrap();
+            store.append(&events(&sessions()), &[], &[]).unwrap();
+        }
+        let config = dir.path().join("config.toml");
+        std::fs::write(
+            &config,
+            format!("[directory]\nteam_type = \"{team_type}\"\n"),
+        )
+        .unwrap();
+        let server = Server::with_config(&db, &config);
+        let resp = Server::client()
+            .post(server.url("/api/v1/directory"))
+            .header("x-license-key", ADMIN_KEY)
+            .header("content-type", "text/csv")
+            .body(DIRECTORY.replace(
+                "person,ada,Ada Ng,ada@example.com,ada@corp,,,pay,,",
+                "person,ada,Ada Ng,ada@example.com,ada@corp,,,pay;eng,,",
+            ))
+            .send()
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        let report = server.get_json(&format!(
+            "/api/v1/reports/usage?{RANGE}&primary_key=username"
+        ));
+        report["userMetrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["identifier"] == "ada@corp")
+            .unwrap()["team"]
+            .clone()
+    };
+    assert_eq!(team_of_ada("team"), json!("Payments"));
+    assert_eq!(team_of_ada("department"), json!("Engineering"));
+}
